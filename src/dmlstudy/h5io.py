@@ -1,0 +1,149 @@
+"""HDF5 files shared by every stage: datasets, features and embeddings.
+
+One layout for all of them, so the training loop never needs to know where its
+arrays came from::
+
+    /train/x   float32 (N, D) vectors, or uint8 (N, C, H, W) images
+    /train/y   int64 (N,) labels; -1 marks an outlier (synthetic data)
+    /train/paths  (optional) utf-8 image paths instead of x, for datasets whose
+                  images are decoded by the feature extractor (CUB-200, Cars196)
+    /test/...  the same
+    attrs      kind ("vectors" | "images" | "image_files"), description, ...
+
+Writes are atomic: the file is written beside its destination under a temporary
+name and renamed only when complete, so an interrupted job never leaves a file
+that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import CorruptFileError
+
+SPLITS = ("train", "test")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success only."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _attr_value(value):
+    if isinstance(value, (dict, list, tuple)) or value is None:
+        return json.dumps(value)
+    return value
+
+
+def write_splits(
+    path: str | os.PathLike,
+    splits: Mapping[str, Mapping[str, np.ndarray]],
+    attrs: Mapping[str, object] | None = None,
+    compression: str | None = None,
+) -> None:
+    """Atomically write ``{split: {name: array}}`` and root attributes to ``path``.
+
+    String arrays (e.g. ``paths``) are stored as variable-length utf-8.
+    Dicts and lists in ``attrs`` are stored as JSON strings.
+    """
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for split, arrays in splits.items():
+                g = f.create_group(split)
+                for name, arr in arrays.items():
+                    arr = np.asarray(arr)
+                    if arr.dtype.kind in ("U", "O"):
+                        g.create_dataset(
+                            name,
+                            data=np.asarray(arr, dtype=object),
+                            dtype=h5py.string_dtype("utf-8"),
+                        )
+                    else:
+                        g.create_dataset(name, data=arr, compression=compression)
+            for key, value in (attrs or {}).items():
+                f.attrs[key] = _attr_value(value)
+
+
+def read_attrs(path: str | os.PathLike) -> dict:
+    """Root attributes of an HDF5 file, JSON strings decoded where they parse."""
+    with open_h5(path) as f:
+        out = {}
+        for key, value in f.attrs.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            elif isinstance(value, np.generic):
+                value = value.item()
+            out[key] = value
+        return out
+
+
+@contextmanager
+def open_h5(path: str | os.PathLike):
+    """Open an HDF5 file for reading; a missing, truncated or corrupt file gets a clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise CorruptFileError(f"{path}: file does not exist (run the workflow stage that makes it)")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise CorruptFileError(
+            f"{path}: not a readable HDF5 file ({exc}). It is truncated or corrupt: "
+            f"delete it and rerun the workflow, which rebuilds it from its inputs."
+        ) from exc
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def read_split(path: str | os.PathLike, split: str, names=("x", "y")) -> dict[str, np.ndarray]:
+    """Read the named arrays of one split into memory, with clear errors on a bad layout."""
+    out = {}
+    with open_h5(path) as f:
+        if split not in f:
+            raise CorruptFileError(
+                f"{path}: has no '{split}' group (found {sorted(f.keys())}); "
+                f"delete it and rerun the workflow to rebuild it."
+            )
+        g = f[split]
+        for name in names:
+            if name not in g:
+                raise CorruptFileError(
+                    f"{path}: '{split}/{name}' is missing (found {sorted(g.keys())}); "
+                    f"delete it and rerun the workflow to rebuild it."
+                )
+            try:
+                data = g[name][()]
+            except OSError as exc:
+                raise CorruptFileError(
+                    f"{path}: '{split}/{name}' cannot be read ({exc}); the file is corrupt: "
+                    f"delete it and rerun the workflow."
+                ) from exc
+            if data.dtype.kind == "O":
+                data = np.array([d.decode() if isinstance(d, bytes) else d for d in data])
+            out[name] = data
+    return out

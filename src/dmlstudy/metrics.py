@@ -1,0 +1,97 @@
+"""Embedding-geometry and greediness metrics of §2.2 (Eq. 3, loss-decay epoch)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+OUTLIER = -1
+
+
+def class_centroids(z: np.ndarray, y: np.ndarray, include_outliers: bool = False):
+    """Classes (sorted), their centroids (C, D), member counts and per-point class index.
+
+    Points labelled -1 are left out unless ``include_outliers``."""
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(y)
+    keep = np.ones(len(y), dtype=bool) if include_outliers else y != OUTLIER
+    z, y = z[keep], y[keep]
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(classes), z.shape[1]))
+    np.add.at(sums, inverse, z)
+    centroids = sums / counts[:, None]
+    return classes, centroids, counts, inverse, z
+
+
+def per_class_intra_variance(z, y, include_outliers: bool = False) -> dict[int, float]:
+    """``(1/N_c) sum_{i in I_c} ||z_i - mu_c||^2`` for each class c (the inner term of Eq. 3)."""
+    classes, centroids, counts, inverse, zk = class_centroids(z, y, include_outliers)
+    sq = ((zk - centroids[inverse]) ** 2).sum(axis=1)
+    per = np.zeros(len(classes))
+    np.add.at(per, inverse, sq)
+    per /= counts
+    return {int(c): float(v) for c, v in zip(classes, per, strict=True)}
+
+
+def _pairwise_centroid_distances(centroids: np.ndarray) -> np.ndarray:
+    """Distances ||mu_c - mu_c'|| over unordered pairs c < c'."""
+    diff = centroids[:, None, :] - centroids[None, :, :]
+    d = np.sqrt((diff**2).sum(-1))
+    iu = np.triu_indices(len(centroids), k=1)
+    return d[iu]
+
+
+def variance_statistics(z, y, include_outliers: bool = False) -> dict:
+    """Eq. 3 and the Table 1 statistics.
+
+    - ``intra_class_variance``: sigma^2_intra of Eq. 3 (mean over classes of the per-class variance);
+    - ``intra_mean`` / ``intra_var``: mean and variance (ddof 0) across classes of the per-class
+      variance (Table 1, "Intra-class mu, sigma^2");
+    - ``inter_class_variance``: sigma^2_inter of Eq. 3, the mean squared centroid distance over
+      ordered pairs c != c' (equal to the mean over unordered pairs);
+    - ``inter_mean`` / ``inter_var``: mean and variance across class pairs of the squared
+      centroid distance (Table 1, "Inter-class mu, sigma^2", Eq. 3 reading);
+    - ``inter_dist_mean`` / ``inter_dist_std``: mean and std of the plain centroid distances
+      (the authors' code's reading of the inter-class statistic).
+    """
+    classes, centroids, _, _, _ = class_centroids(z, y, include_outliers)
+    if len(classes) < 2:
+        raise ValueError(f"need at least two classes for inter-class statistics, got {len(classes)}")
+    per = per_class_intra_variance(z, y, include_outliers)
+    v = np.array(list(per.values()))
+    d = _pairwise_centroid_distances(centroids)
+    d2 = d**2
+    return {
+        "classes": [int(c) for c in classes],
+        "per_class_intra_variance": per,
+        "intra_class_variance": float(v.mean()),
+        "intra_mean": float(v.mean()),
+        "intra_var": float(v.var()),
+        "inter_class_variance": float(d2.mean()),
+        "inter_mean": float(d2.mean()),
+        "inter_var": float(d2.var()),
+        "inter_dist_mean": float(d.mean()),
+        "inter_dist_std": float(d.std()),
+    }
+
+
+def mean_class_distances(z, y) -> tuple[float, float]:
+    """Mean distance of points to their class centroid (averaged over classes) and mean
+    distance between class centroids; the per-epoch curves of Fig. 3. Outliers left out."""
+    classes, centroids, counts, inverse, zk = class_centroids(z, y, include_outliers=False)
+    dist = np.sqrt(((zk - centroids[inverse]) ** 2).sum(axis=1))
+    per = np.zeros(len(classes))
+    np.add.at(per, inverse, dist)
+    intra = float((per / counts).mean())
+    inter = float(_pairwise_centroid_distances(centroids).mean()) if len(classes) > 1 else float("nan")
+    return intra, inter
+
+
+def loss_decay_epoch(losses, fraction: float = 0.1) -> int | None:
+    """``min {e : L(e) <= fraction * L(0)}`` (§2.2); ``None`` when never reached.
+
+    ``losses[0]`` must be the loss before any update."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.size == 0:
+        return None
+    hit = np.nonzero(losses[1:] <= fraction * losses[0])[0]
+    return int(hit[0] + 1) if hit.size else None

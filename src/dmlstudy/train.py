@@ -1,0 +1,269 @@
+"""The training loop with the greediness diagnostics of §2.2, checkpointing and resume.
+
+The loop knows nothing about datasets: it gets tensors (vectors, uint8 images or frozen
+features) and labels. Every epoch it draws fresh pairs/triplets (``sampling``), runs one
+forward pass over anchors and partners together, and records per epoch:
+
+- ``loss``: mean per-pair/per-triplet loss over the epoch (independent of the reduction);
+- ``active_ratio``: fraction of pairs/triplets with non-zero loss;
+- ``grad_norm``: total L2 norm of all parameter gradients before each step, averaged
+  over the epoch's batches;
+- ``intra_class_distance`` / ``inter_class_distance``: on the training embeddings after
+  the epoch (``metrics.mean_class_distances``);
+- ``seconds``: wall time of the epoch.
+
+Row 0 is measured before any update (gradients computed, no step), so the loss-decay
+epoch min{e : L(e) <= 0.1 L(0)} is well defined.
+
+Determinism: model initialisation is seeded by ``seed``; the pairs of epoch e come from a
+generator seeded by (seed, e). A checkpoint (model, optimiser, history) is written
+atomically after every epoch, so a killed job resumes at the last complete epoch and ends
+bit for bit where an uninterrupted run would (on the CPU, same thread count).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import losses as L
+from .errors import TrainingDivergedError
+from .metrics import mean_class_distances
+from .sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
+
+log = logging.getLogger("dmlstudy.train")
+
+HISTORY_COLUMNS = [
+    "epoch",
+    "loss",
+    "active_ratio",
+    "grad_norm",
+    "intra_class_distance",
+    "inter_class_distance",
+    "n_items",
+    "seconds",
+]
+
+
+@dataclass
+class TrainSettings:
+    loss: str
+    margin: float = 1.0
+    triplet_distance: str = "squared"
+    reduction: str = "mean"
+    positive_fraction: float = 0.5
+    outliers: str = "exclude_from_positives"
+    allow_self_positive: bool = False
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    seed: int = 0
+
+    @classmethod
+    def from_resolved(cls, resolved: dict, loss: str, seed: int) -> TrainSettings:
+        lo, sa, tr = resolved["loss"], resolved["sampling"], resolved["training"]
+        return cls(
+            loss=loss,
+            margin=lo["margin"],
+            triplet_distance=lo["triplet_distance"],
+            reduction=lo["reduction"],
+            positive_fraction=sa["positive_fraction"],
+            outliers=sa["outliers"],
+            allow_self_positive=sa["allow_self_positive"],
+            epochs=tr["epochs"],
+            batch_size=tr["batch_size"],
+            lr=tr["lr"],
+            weight_decay=tr["weight_decay"],
+            seed=seed,
+        )
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch's intra-op threads so parallel Snakemake jobs never oversubscribe cores."""
+    threads = max(1, int(threads))
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set once in this process
+        pass
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but no GPU is visible; set device: cpu or auto")
+    return torch.device(device)
+
+
+def grad_norm(model: nn.Module) -> float:
+    """Total L2 norm of all parameter gradients."""
+    norms = [p.grad.detach().pow(2).sum() for p in model.parameters() if p.grad is not None]
+    return float(torch.stack(norms).sum().sqrt()) if norms else 0.0
+
+
+@torch.no_grad()
+def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Embeddings of ``x`` in eval mode, batched."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def _per_item_losses(model, x, batch, s: TrainSettings) -> torch.Tensor:
+    """One forward pass over all members of the batch's pairs/triplets, then Eq. 1 or Eq. 2."""
+    if s.loss == "contrastive":
+        a, p, is_pos = batch
+        z = model(torch.cat([x[a], x[p]]))
+        za, zp = z[: len(a)], z[len(a) :]
+        return L.contrastive_loss(za, zp, is_pos, margin=s.margin)
+    a, p, n = batch
+    z = model(torch.cat([x[a], x[p], x[n]]))
+    k = len(a)
+    return L.triplet_loss(
+        z[:k], z[k : 2 * k], z[2 * k :], margin=s.margin, squared=s.triplet_distance == "squared"
+    )
+
+
+def _epoch_batches(index: LabelIndex, s: TrainSettings, epoch: int, device):
+    rng = epoch_rng(s.seed, epoch)
+    if s.loss == "contrastive":
+        pairs = sample_pairs(index, rng, s.positive_fraction, s.allow_self_positive)
+        cols = (pairs.anchor, pairs.partner, pairs.is_positive)
+    elif s.loss == "triplet":
+        t = sample_triplets(index, rng, s.allow_self_positive)
+        cols = (t.anchor, t.positive, t.negative)
+    else:
+        raise ValueError(f"unknown loss {s.loss!r}; allowed: {', '.join(L.LOSSES)}")
+    cols = [torch.from_numpy(np.ascontiguousarray(c)).to(device) for c in cols]
+    m = len(cols[0])
+    for start in range(0, m, s.batch_size):
+        yield tuple(c[start : start + s.batch_size] for c in cols)
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: np.ndarray,
+    settings: TrainSettings,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_key: str = "",
+    device: str = "cpu",
+    diag_x: torch.Tensor | None = None,
+    diag_y: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Train ``model`` in place; return the per-epoch history (row 0 = before any update).
+
+    ``checkpoint``: file written atomically after every epoch; if it exists and its
+    ``checkpoint_key`` matches, training resumes after its last epoch. A checkpoint from
+    another configuration is ignored (and overwritten).
+    ``diag_x``/``diag_y``: points whose embeddings give the per-epoch class distances
+    (default: the training points).
+    """
+    s = settings
+    dev = resolve_device(device)
+    model.to(dev)
+    x = x.to(dev)
+    diag_x = x if diag_x is None else diag_x.to(dev)
+    diag_y = y if diag_y is None else diag_y
+    index = LabelIndex(y, s.outliers)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    rows: list[dict] = []
+    start_epoch = 0
+
+    ckpt_path = Path(checkpoint) if checkpoint else None
+    if ckpt_path is not None and ckpt_path.exists():
+        try:
+            state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
+            # a damaged checkpoint only costs a restart, never a wrong result
+            log.warning("checkpoint %s unreadable (%s); training from scratch", ckpt_path, exc)
+            state = None
+        if state is not None and state.get("key") == checkpoint_key:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            rows = state["history"]
+            start_epoch = state["epoch"] + 1
+            log.info("resuming from %s after epoch %d", ckpt_path, state["epoch"])
+        elif state is not None:
+            log.info("checkpoint %s belongs to another configuration; starting fresh", ckpt_path)
+
+    for epoch in range(start_epoch, s.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        loss_sum, n_items, n_active, gnorms = 0.0, 0, 0, []
+        for b, batch in enumerate(_epoch_batches(index, s, epoch, dev)):
+            per_item = _per_item_losses(model, x, batch, s)
+            loss = L.reduce(per_item, s.reduction)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"loss is {loss.item()} at epoch {epoch}, batch {b} ({s.loss}, seed {s.seed}); "
+                    f"no result written. Lower training.lr or check the input data for NaN/inf."
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorms.append(grad_norm(model))
+            if epoch > 0:  # epoch 0 measures the untrained model: no update
+                opt.step()
+            loss_sum += float(per_item.detach().sum())
+            n_items += per_item.numel()
+            n_active += int((per_item.detach() > 0).sum())
+        opt.zero_grad(set_to_none=True)
+        z = embed(model, diag_x).numpy()
+        intra, inter = mean_class_distances(z, diag_y)
+        rows.append(
+            {
+                "epoch": epoch,
+                "loss": loss_sum / max(n_items, 1),
+                "active_ratio": n_active / max(n_items, 1),
+                "grad_norm": float(np.mean(gnorms)) if gnorms else math.nan,
+                "intra_class_distance": intra,
+                "inter_class_distance": inter,
+                "n_items": n_items,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        r = rows[-1]
+        log.info(
+            "epoch %3d/%d  loss %.4f  active %.3f  |grad| %.4f  intra %.4f  inter %.4f  %.2fs",
+            epoch,
+            s.epochs,
+            r["loss"],
+            r["active_ratio"],
+            r["grad_norm"],
+            intra,
+            inter,
+            r["seconds"],
+        )
+        if ckpt_path is not None:
+            _atomic_torch_save(
+                {
+                    "key": checkpoint_key,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "history": rows,
+                },
+                ckpt_path,
+            )
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

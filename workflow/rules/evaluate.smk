@@ -1,0 +1,21 @@
+# ---------------------------------------------------------------- evaluate
+# metrics.json per run: Eq. 3 variance statistics, greediness, k-NN / probe accuracy, recall@k.
+
+
+rule evaluate_run:
+    input:
+        embeddings=f"{RUN_DIR}/embeddings.h5",
+        history=f"{RUN_DIR}/history.csv",
+    output:
+        metrics=f"{RUN_DIR}/metrics.json",
+    params:
+        resolved=lambda wc: dmlconfig.evaluation_params(config, wc.experiment),
+    log:
+        f"results/logs/evaluate/{{experiment}}/{{loss}}/seed{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/evaluate/{{experiment}}/{{loss}}/seed{{seed}}.tsv"
+    threads: config["threads"]["evaluate"]
+    resources:
+        **rule_resources("evaluate"),
+    script:
+        "../scripts/evaluate_run.py"

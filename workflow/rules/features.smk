@@ -1,0 +1,22 @@
+# ---------------------------------------------------------------- extract_features
+# A frozen backbone runs ONCE per dataset and backbone; every head experiment on that
+# pair trains from the cached features.
+
+
+rule extract_features:
+    input:
+        data="results/data/{dataset}.h5",
+    output:
+        features="results/features/{dataset}/{backbone}.h5",
+    params:
+        backbone=lambda wc: config["backbones"][wc.backbone],
+        device=config["device"],
+    log:
+        "results/logs/extract_features/{dataset}/{backbone}.log",
+    benchmark:
+        "results/benchmarks/extract_features/{dataset}/{backbone}.tsv"
+    threads: config["threads"]["extract"]
+    resources:
+        **rule_resources("extract"),
+    script:
+        "../scripts/extract_features.py"

@@ -1,0 +1,26 @@
+# ---------------------------------------------------------------- train
+# One job per experiment / loss / seed. checkpoint.pt is deliberately not an output:
+# Snakemake would delete it when a job fails, and it is what a rerun resumes from.
+
+
+rule train_model:
+    input:
+        data=training_input,
+    output:
+        model=f"{RUN_DIR}/model.pt",
+        history=f"{RUN_DIR}/history.csv",
+        embeddings=f"{RUN_DIR}/embeddings.h5",
+        config=f"{RUN_DIR}/config.json",
+    params:
+        resolved=lambda wc: dmlconfig.training_params(config, wc.experiment),
+        checkpoint=lambda wc: f"results/runs/{wc.experiment}/{wc.loss}/seed{wc.seed}/checkpoint.pt",
+        device=config["device"],
+    log:
+        f"results/logs/train/{{experiment}}/{{loss}}/seed{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/train/{{experiment}}/{{loss}}/seed{{seed}}.tsv"
+    threads: config["threads"]["train"]
+    resources:
+        **rule_resources("train"),
+    script:
+        "../scripts/train_model.py"

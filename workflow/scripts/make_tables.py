@@ -1,0 +1,11 @@
+"""Snakemake script: Tables 1 and 2 from every run's metrics.json."""
+
+from dmlstudy import tables
+from dmlstudy.pipeline import setup_logging
+
+snakemake = globals()["snakemake"]
+setup_logging(snakemake.log[0])
+out = snakemake.output
+df = tables.load_metrics(snakemake.input.metrics, snakemake.params.experiments)
+tables.write_table(*tables.table1(df), out.table1_csv, out.table1_tex)
+tables.write_table(*tables.table2(df), out.table2_csv, out.table2_tex)
