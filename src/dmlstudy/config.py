@@ -143,6 +143,8 @@ def validate(config: dict) -> dict:
         exp.setdefault("model_options", {})
         if exp.get("label") is None:
             exp["label"] = name
+        if exp.get("preset") is None:
+            exp["preset"] = cfg["preset"]
     _check_references(cfg)
     return cfg
 
@@ -205,7 +207,7 @@ def resolve_experiment(cfg: dict, name: str) -> dict:
     out = {
         "experiment": name,
         "label": exp["label"],
-        "preset": cfg["preset"],
+        "preset": exp["preset"],
         "dataset": exp["dataset"],
         "source": cfg["datasets"][exp["dataset"]]["source"],
         "model": exp["model"],

@@ -15,7 +15,7 @@ FIGURES = expand(
 
 def experiment_labels():
     return {
-        name: {"label": exp["label"], "preset": config["preset"]}
+        name: {"label": exp["label"], "preset": exp["preset"]}
         for name, exp in EXPERIMENTS.items()
     }
 
