@@ -6,14 +6,16 @@
 rule prepare_data:
     output:
         data="results/data/{dataset}.h5",
-    params:
-        spec=lambda wc: dataset_spec(wc.dataset),
     log:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_data/{dataset}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     threads: config["threads"]["prepare"]
     resources:
         **rule_resources("prepare"),
+    params:
+        spec=lambda wc: dataset_spec(wc.dataset),
     script:
         "../scripts/prepare_data.py"

@@ -8,14 +8,16 @@ rule evaluate_run:
         history=f"{RUN_DIR}/history.csv",
     output:
         metrics=f"{RUN_DIR}/metrics.json",
-    params:
-        resolved=lambda wc: dmlconfig.evaluation_params(config, wc.experiment),
     log:
         f"results/logs/evaluate/{{experiment}}/{{loss}}/seed{{seed}}.log",
     benchmark:
         f"results/benchmarks/evaluate/{{experiment}}/{{loss}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     threads: config["threads"]["evaluate"]
     resources:
         **rule_resources("evaluate"),
+    params:
+        resolved=lambda wc: dmlconfig.evaluation_params(config, wc.experiment),
     script:
         "../scripts/evaluate_run.py"

@@ -8,15 +8,17 @@ rule extract_features:
         data="results/data/{dataset}.h5",
     output:
         features="results/features/{dataset}/{backbone}.h5",
-    params:
-        backbone=lambda wc: config["backbones"][wc.backbone],
-        device=config["device"],
     log:
         "results/logs/extract_features/{dataset}/{backbone}.log",
     benchmark:
         "results/benchmarks/extract_features/{dataset}/{backbone}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     threads: config["threads"]["extract"]
     resources:
         **rule_resources("extract"),
+    params:
+        backbone=lambda wc: config["backbones"][wc.backbone],
+        device=config["device"],
     script:
         "../scripts/extract_features.py"

@@ -11,16 +11,18 @@ rule train_model:
         history=f"{RUN_DIR}/history.csv",
         embeddings=f"{RUN_DIR}/embeddings.h5",
         config=f"{RUN_DIR}/config.json",
-    params:
-        resolved=lambda wc: dmlconfig.training_params(config, wc.experiment),
-        checkpoint=lambda wc: f"results/runs/{wc.experiment}/{wc.loss}/seed{wc.seed}/checkpoint.pt",
-        device=config["device"],
     log:
         f"results/logs/train/{{experiment}}/{{loss}}/seed{{seed}}.log",
     benchmark:
         f"results/benchmarks/train/{{experiment}}/{{loss}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/environment.yaml"
     threads: config["threads"]["train"]
     resources:
         **rule_resources("train"),
+    params:
+        resolved=lambda wc: dmlconfig.training_params(config, wc.experiment),
+        checkpoint=lambda wc: f"results/runs/{wc.experiment}/{wc.loss}/seed{wc.seed}/checkpoint.pt",
+        device=config["device"],
     script:
         "../scripts/train_model.py"
