@@ -269,3 +269,7 @@ def evaluation_params(cfg: dict, name: str) -> dict:
     """What an evaluation job of ``name`` depends on."""
     resolved = resolve_experiment(cfg, name)
     return {"experiment": name, "evaluation": resolved["evaluation"]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
