@@ -6,7 +6,14 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# --configfile replaces the default config instead of merging into it (--config still
+# overrides single keys), so config/paper.yaml never inherits the default's shortcuts.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -14,6 +21,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate_inputs.smk"
 include: "workflow/rules/aggregate.smk"
 
 

@@ -21,7 +21,11 @@ from dmlstudy.train import HISTORY_COLUMNS, TrainSettings, train
 def test_shapes_and_unit_norm(kind, shape, attrs, out):
     torch.manual_seed(0)
     m = build_model(kind, attrs, shape)
-    x = torch.randint(0, 256, (5, *shape), dtype=torch.uint8) if len(shape) == 3 else torch.randn(5, *shape)
+    x = (
+        torch.randint(0, 256, (5, *shape), dtype=torch.uint8)
+        if len(shape) == 3
+        else torch.randn(5, *shape)
+    )
     z = m(x)
     assert z.shape == (5, out)
     assert torch.allclose(z.norm(dim=1), torch.ones(5), atol=1e-5)

@@ -53,7 +53,14 @@ def test_seeded_and_config_driven():
 
 
 def test_prepare_split_is_stratified_and_normalisation_option():
-    spec = {"source": "synthetic", "n_classes": 4, "n_per_class": 50, "dim": 8, "test_fraction": 0.2, "seed": 0}
+    spec = {
+        "source": "synthetic",
+        "n_classes": 4,
+        "n_per_class": 50,
+        "dim": 8,
+        "test_fraction": 0.2,
+        "seed": 0,
+    }
     p = prepare(spec, "synthetic")
     tr, te = p.splits["train"], p.splits["test"]
     assert len(tr["y"]) + len(te["y"]) == 210

@@ -60,7 +60,9 @@ def test_table1_values_come_from_metrics(tiny_run):
     for exp in EXPERIMENTS:
         for loss in LOSSES:
             vals = [
-                json.loads((res / "runs" / exp / loss / f"seed{s}" / "metrics.json").read_text())["intra_mean"]
+                json.loads((res / "runs" / exp / loss / f"seed{s}" / "metrics.json").read_text())[
+                    "intra_mean"
+                ]
                 for s in SEEDS
             ]
             row = t1[(t1["experiment"] == exp) & (t1["loss"] == loss)].iloc[0]
@@ -79,10 +81,16 @@ def test_second_run_has_nothing_to_do(tiny_run, snakemake_cmd):
 
 
 def test_config_validator_cli(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "dmlstudy.config", "config/config.yaml"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "dmlstudy.config", "config/config.yaml"],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiments: {a: {dataset: nope, model: mlp}}\n")
-    out = subprocess.run([sys.executable, "-m", "dmlstudy.config", str(bad)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "dmlstudy.config", str(bad)], capture_output=True, text=True
+    )
     assert out.returncode == 1
     assert "'experiments.a.dataset' = 'nope'" in out.stderr

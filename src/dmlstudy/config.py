@@ -79,13 +79,37 @@ def _format_error(err: jsonschema.ValidationError, defs: dict) -> str:
         return f"'{key}' = {err.instance!r} is out of range; it must be {rel} {err.validator_value}"
     if v == "required":
         return f"'{key}' is missing a required key: {err.message.split(' ')[0]}"
-    if v == "pattern" or (v == "propertyNames"):
+    if v == "propertyNames" or "propertyNames" in err.absolute_schema_path:
         return (
             f"name {err.instance!r} under '{key}' is not allowed: use letters and digits, "
             "joined by single underscores (it becomes part of file paths and wildcards)"
         )
-    if v in ("minItems", "uniqueItems", "minProperties"):
-        return f"'{key}' = {err.instance!r}: {err.message}"
+    if v == "pattern":
+        hint = (
+            " (letters, digits, '_', '.' and '-' only)"
+            if err.validator_value == "^[A-Za-z0-9_.-]+$"
+            else ""
+        )
+        return (
+            f"'{key}' = {err.instance!r} is not allowed: it must match {err.validator_value}{hint}"
+        )
+    if v == "uniqueItems":
+        seen, dups = set(), []
+        for item in err.instance:
+            marker = json.dumps(item, sort_keys=True, default=str)
+            if marker in seen and item not in dups:
+                dups.append(item)
+            seen.add(marker)
+        return f"'{key}' = {err.instance!r} repeats {', '.join(map(repr, dups))}; each value may appear only once"
+    if v == "minItems":
+        return f"'{key}' = {err.instance!r} is empty; give at least {err.validator_value} item(s)"
+    if v == "minProperties":
+        what = (
+            "one experiment (a dataset and a model)"
+            if key == "experiments"
+            else f"{err.validator_value} entry"
+        )
+        return f"'{key}' = {err.instance!r} is empty; define at least {what}"
     return f"'{key}': {err.message}"
 
 
@@ -116,15 +140,40 @@ def validate(config: dict) -> dict:
     Raises ``ConfigError`` listing every problem found.
     """
     if not isinstance(config, dict):
-        raise ConfigError(f"the config must be a mapping of keys to values, got {type(config).__name__}")
+        raise ConfigError(
+            f"the config must be a mapping of keys to values, got {type(config).__name__}"
+        )
     schema = load_schema()
     defs = schema["$defs"]
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted(
+        validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    )
+    # A dataset without 'source' matches every source's if/then branch vacuously: report
+    # only the missing key, not every source's unknown keys.
+    datasets = config.get("datasets")
+    sourceless = {
+        name
+        for name, spec in (datasets.items() if isinstance(datasets, dict) else ())
+        if isinstance(spec, dict) and "source" not in spec
+    }
     messages = []
+    if "experiments" not in config:
+        messages.append(
+            "'experiments' is missing: define at least one experiment, e.g. "
+            "experiments: {my_experiment: {dataset: <a key of datasets>, model: mlp|cnn|head}}"
+        )
     for err in errors:
         # if/then branches report their own errors; skip the umbrella "allOf"/"if" entries.
         if err.validator in ("allOf", "if", "then"):
+            continue
+        path = list(err.absolute_path)
+        if (
+            "then" in err.absolute_schema_path
+            and path[:1] == ["datasets"]
+            and len(path) > 1
+            and path[1] in sourceless
+        ):
             continue
         msg = _format_error(err, defs)
         if msg not in messages:
@@ -179,7 +228,10 @@ def _check_references(cfg: dict) -> None:
                 )
         else:
             if exp.get("backbone") is not None:
-                problems.append(f"'experiments.{name}.backbone' is only used with model 'head', not {model!r}")
+                problems.append(
+                    f"'experiments.{name}.backbone' = {exp['backbone']!r} is only used with model 'head', "
+                    f"not {model!r}; remove it or use model 'head'"
+                )
             if model == "mlp" and kind != "vectors":
                 problems.append(
                     f"'experiments.{name}': model 'mlp' needs vector data, but dataset {ds!r} holds images; use 'cnn' or 'head'"
@@ -255,7 +307,17 @@ def main(argv=None) -> int:
 
 
 #: Keys of a resolved experiment that training depends on (and nothing else).
-TRAINING_KEYS = ("experiment", "dataset", "source", "model", "backbone", "model_options", "loss", "sampling", "training")
+TRAINING_KEYS = (
+    "experiment",
+    "dataset",
+    "source",
+    "model",
+    "backbone",
+    "model_options",
+    "loss",
+    "sampling",
+    "training",
+)
 
 
 def training_params(cfg: dict, name: str) -> dict:

@@ -78,7 +78,11 @@ def write_splits(
                             dtype=h5py.string_dtype("utf-8"),
                         )
                     else:
-                        g.create_dataset(name, data=arr, compression=compression)
+                        # Fletcher-32 checksums: a corrupt chunk is an error on reading, never
+                        # silently wrong numbers (not possible for empty arrays)
+                        g.create_dataset(
+                            name, data=arr, compression=compression, fletcher32=arr.size > 0
+                        )
             for key, value in (attrs or {}).items():
                 f.attrs[key] = _attr_value(value)
 
@@ -106,7 +110,9 @@ def open_h5(path: str | os.PathLike):
     """Open an HDF5 file for reading; a missing, truncated or corrupt file gets a clear error."""
     path = Path(path)
     if not path.exists():
-        raise CorruptFileError(f"{path}: file does not exist (run the workflow stage that makes it)")
+        raise CorruptFileError(
+            f"{path}: file does not exist (run the workflow stage that makes it)"
+        )
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -116,6 +122,14 @@ def open_h5(path: str | os.PathLike):
         ) from exc
     try:
         yield f
+    except CorruptFileError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        # what h5py raises on damaged metadata (bad heap or object header, failed checksum)
+        raise CorruptFileError(
+            f"{path}: cannot be read ({type(exc).__name__}: {exc}). It is truncated or corrupt: "
+            f"delete it and rerun the workflow, which rebuilds it from its inputs."
+        ) from exc
     finally:
         f.close()
 

@@ -51,11 +51,15 @@ def variance_statistics(z, y, include_outliers: bool = False) -> dict:
     - ``inter_mean`` / ``inter_var``: mean and variance across class pairs of the squared
       centroid distance (Table 1, "Inter-class mu, sigma^2", Eq. 3 reading);
     - ``inter_dist_mean`` / ``inter_dist_std``: mean and std of the plain centroid distances
-      (the authors' code's reading of the inter-class statistic).
+      over unordered pairs (the authors' code's reading: ``metric.py`` returns
+      ``upper_dists.mean()`` and ``upper_dists.std()``, torch's std with Bessel's correction,
+      ddof 1; its MNIST notebook reports that std squared as Table 1's inter-class sigma^2).
     """
     classes, centroids, _, _, _ = class_centroids(z, y, include_outliers)
     if len(classes) < 2:
-        raise ValueError(f"need at least two classes for inter-class statistics, got {len(classes)}")
+        raise ValueError(
+            f"need at least two classes for inter-class statistics, got {len(classes)}"
+        )
     per = per_class_intra_variance(z, y, include_outliers)
     v = np.array(list(per.values()))
     d = _pairwise_centroid_distances(centroids)
@@ -70,7 +74,7 @@ def variance_statistics(z, y, include_outliers: bool = False) -> dict:
         "inter_mean": float(d2.mean()),
         "inter_var": float(d2.var()),
         "inter_dist_mean": float(d.mean()),
-        "inter_dist_std": float(d.std()),
+        "inter_dist_std": float(d.std(ddof=1)) if d.size > 1 else float("nan"),
     }
 
 
@@ -82,7 +86,9 @@ def mean_class_distances(z, y) -> tuple[float, float]:
     per = np.zeros(len(classes))
     np.add.at(per, inverse, dist)
     intra = float((per / counts).mean())
-    inter = float(_pairwise_centroid_distances(centroids).mean()) if len(classes) > 1 else float("nan")
+    inter = (
+        float(_pairwise_centroid_distances(centroids).mean()) if len(classes) > 1 else float("nan")
+    )
     return intra, inter
 
 

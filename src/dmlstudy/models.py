@@ -22,7 +22,9 @@ class ImageStandardize(nn.Module):
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,7 +99,9 @@ class Head(nn.Module):
         return self.net(x)
 
 
-def build_model(kind: str, data_attrs: dict, input_shape: Sequence[int], options: dict | None = None) -> nn.Module:
+def build_model(
+    kind: str, data_attrs: dict, input_shape: Sequence[int], options: dict | None = None
+) -> nn.Module:
     """Build the model ``kind`` for data of ``input_shape`` (one sample, no batch dim)."""
     options = dict(options or {})
     if kind == "mlp":
@@ -108,9 +112,13 @@ def build_model(kind: str, data_attrs: dict, input_shape: Sequence[int], options
         )
     if kind == "cnn":
         c = int(input_shape[0])
-        default_mean, default_std = ((0.1307,), (0.3081,)) if c == 1 else (
-            (0.4914, 0.4822, 0.4465),
-            (0.247, 0.243, 0.261),
+        default_mean, default_std = (
+            ((0.1307,), (0.3081,))
+            if c == 1
+            else (
+                (0.4914, 0.4822, 0.4465),
+                (0.247, 0.243, 0.261),
+            )
         )
         mean = data_attrs.get("normalize_mean") or default_mean
         std = data_attrs.get("normalize_std") or default_std

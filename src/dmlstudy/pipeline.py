@@ -207,7 +207,9 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path, thread
         "evaluation_split": ev["split"],
         "n_eval_points": int(len(y)),
         **{k: v for k, v in stats.items() if k != "per_class_intra_variance"},
-        "per_class_intra_variance": {str(k): v for k, v in stats["per_class_intra_variance"].items()},
+        "per_class_intra_variance": {
+            str(k): v for k, v in stats["per_class_intra_variance"].items()
+        },
         "loss_initial": float(hist["loss"].iloc[0]),
         "loss_final": float(hist["loss"].iloc[-1]),
         "loss_decay_epoch": decay,
@@ -238,7 +240,9 @@ def _downstream_metrics(tr: dict, te: dict, ev: dict) -> dict:
     }
     if ev["linear_probe"]:
         out["linear_probe_accuracy"] = float(retrieval.linear_probe_accuracy(xtr, ytr, xte, yte))
-    rec = retrieval.retrieval_metrics(xte, yte, ks=tuple(ev["recall_ks"]), chunk_size=ev["chunk_size"])
+    rec = retrieval.retrieval_metrics(
+        xte, yte, ks=tuple(ev["recall_ks"]), chunk_size=ev["chunk_size"]
+    )
     for k, v in rec.items():
         out[k] = v
     return out

@@ -45,7 +45,9 @@ class LabelIndex:
     def __init__(self, y: np.ndarray, outliers: str = "exclude_from_positives"):
         y = np.asarray(y, dtype=np.int64)
         if outliers not in ("exclude_from_positives", "as_class"):
-            raise ValueError(f"outliers must be exclude_from_positives or as_class, not {outliers!r}")
+            raise ValueError(
+                f"outliers must be exclude_from_positives or as_class, not {outliers!r}"
+            )
         self.y = y
         self.n = len(y)
         self.order = np.argsort(y, kind="stable")

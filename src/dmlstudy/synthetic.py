@@ -59,7 +59,9 @@ def generate(
     outliers = outlier_std * rng.standard_normal((n_out, dim))
     x = np.concatenate([x, outliers])
     minus = np.full(n_out, OUTLIER, dtype=np.int64)
-    return SyntheticData(x=x, y=np.concatenate([y, minus]), y_clean=np.concatenate([y_clean, minus]))
+    return SyntheticData(
+        x=x, y=np.concatenate([y, minus]), y_clean=np.concatenate([y_clean, minus])
+    )
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -28,6 +29,10 @@ def load_metrics(paths: Iterable[str | Path], experiments: dict | None = None) -
         m["path"] = str(p)
         rows.append(m)
     df = pd.DataFrame(rows)
+    if experiments and len(df):
+        order = {name: i for i, name in enumerate(experiments)}
+        df["_order"] = df["experiment"].map(lambda e: order.get(e, len(order)))
+        df = df.sort_values(["_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
     if experiments:
         df["label"] = df["experiment"].map(lambda e: experiments[e]["label"])
         df["preset"] = df["experiment"].map(lambda e: experiments[e]["preset"])
@@ -72,10 +77,29 @@ def pm(mean: float, std: float, n: int) -> str:
 
 
 def tex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+    ):
         s = s.replace(a, b)
-    for a, b in (("<=", r"$\le$"), ("<", r"$<$"), (">", r"$>$"), ("±", r"$\pm$"), ("§", r"\S{}"),
-                 ("μ", r"$\mu$"), ("σ²", r"$\sigma^2$"), ("–", "--")):
+    for a, b in (
+        ("<=", r"$\le$"),
+        ("<", r"$<$"),
+        (">", r"$>$"),
+        ("±", r"$\pm$"),
+        ("§", r"\S{}"),
+        ("μ", r"$\mu$"),
+        ("σ²", r"$\sigma^2$"),
+        ("–", "--"),
+        ("≈", r"$\approx$"),
+        ("≤", r"$\le$"),
+        ("≥", r"$\ge$"),
+        ("×", r"$\times$"),
+        ("→", r"$\to$"),
+    ):
         s = s.replace(a, b)
     return s
 
@@ -163,7 +187,9 @@ def paired_class_ttest(df: pd.DataFrame, exp: str) -> dict:
     common = per["contrastive"].index.intersection(per["triplet"].index)
     if len(common) < 2:
         return {"t": math.nan, "p": math.nan, "n_classes": int(len(common))}
-    res = stats.ttest_rel(per["triplet"][common], per["contrastive"][common])
+    with warnings.catch_warnings():  # constant differences: scipy warns, the p is still usable
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.ttest_rel(per["triplet"][common], per["contrastive"][common])
     return {"t": float(res.statistic), "p": float(res.pvalue), "n_classes": int(len(common))}
 
 
@@ -175,7 +201,57 @@ def seed_ttest(df: pd.DataFrame, exp: str, metric: str) -> float:
         return math.nan
     if np.allclose(a.to_numpy(), a.iloc[0]) and np.allclose(b.to_numpy(), b.iloc[0]):
         return 0.0 if a.iloc[0] != b.iloc[0] else 1.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # near-constant samples: scipy warns, the p is still usable
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+#: Significance level of the marker in the tables (the p-values themselves are in the CSVs).
+ALPHA = 0.05
+
+
+def n_seeds(df: pd.DataFrame, exp: str, loss: str, metric: str | None = None) -> int:
+    runs = df[(df["experiment"] == exp) & (df["loss"] == loss)]
+    if metric is None:
+        return len(runs)
+    if metric not in runs:
+        return 0
+    return int(runs[metric].notna().sum())
+
+
+def seed_range(out: pd.DataFrame) -> str:
+    lo, hi = int(out["n_seeds"].min()), int(out["n_seeds"].max())
+    return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
+
+
+def has_seed_tests(df: pd.DataFrame) -> bool:
+    """Whether some experiment has at least two seeds of each loss (a Welch test is possible)."""
+    return any(
+        n_seeds(df, e, "contrastive") >= 2 and n_seeds(df, e, "triplet") >= 2
+        for e in _experiment_order(df)
+    )
+
+
+def p_cell(p: float) -> str:
+    """A p-value cell: ``0.012*`` when below ALPHA, ``n/a`` when untestable."""
+    text = fmt_p(p)
+    if text == "n/a":
+        return text
+    return text + ("*" if p < ALPHA else "")
+
+
+def p_row(df: pd.DataFrame, exps: list[str], keys: list[str]) -> list[str]:
+    """The last row of a loss × (experiment, metric) table: Welch p across seeds per column."""
+    return ["p (seeds)"] + [p_cell(seed_ttest(df, e, k)) for e in exps for k in keys]
+
+
+def seed_test_note(tested: bool) -> str:
+    if tested:
+        return (
+            "p (seeds): two-sided Welch t-test between the losses across seeds; "
+            f"* p < {ALPHA}; n/a: fewer than 2 seeds per loss (or the metric is missing)."
+        )
+    return "No test between the losses across seeds: fewer than 2 seeds per loss."
 
 
 def table1(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -200,7 +276,13 @@ def table1(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             for key, _ in TABLE1_STATS + [("inter_dist_mean", ""), ("inter_dist_std", "")]:
                 m, s, _n = mean_std(runs[key])
                 rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
-            rec["ttest_t"], rec["ttest_p"], rec["ttest_n_classes"] = test["t"], test["p"], test["n_classes"]
+            rec["ttest_t"], rec["ttest_p"], rec["ttest_n_classes"] = (
+                test["t"],
+                test["p"],
+                test["n_classes"],
+            )
+            for key, _ in TABLE1_STATS:
+                rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key)
             records.append(rec)
     out = pd.DataFrame(records)
     groups = [(_group_name(df, e), len(TABLE1_STATS)) for e in exps]
@@ -211,8 +293,15 @@ def table1(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         for exp in exps:
             r = out[(out["experiment"] == exp) & (out["loss"] == loss)]
             for key, _ in TABLE1_STATS:
-                row.append(pm(r[f"{key}_mean"].iloc[0], r[f"{key}_std"].iloc[0], r["n_seeds"].iloc[0]) if len(r) else "")
+                row.append(
+                    pm(r[f"{key}_mean"].iloc[0], r[f"{key}_std"].iloc[0], r["n_seeds"].iloc[0])
+                    if len(r)
+                    else ""
+                )
         rows.append(row)
+    tested = has_seed_tests(df)
+    if tested:
+        rows.append(p_row(df, exps, [k for k, _ in TABLE1_STATS]))
     notes = []
     for exp in exps:
         r = out[out["experiment"] == exp].iloc[0]
@@ -221,8 +310,18 @@ def table1(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             f"of seed-averaged per-class intra-class variance, triplet vs contrastive: "
             f"t = {fmt(r['ttest_t'])}, p {fmt_p(r['ttest_p']) if fmt_p(r['ttest_p']).startswith('<') else '= ' + fmt_p(r['ttest_p'])}."
         )
-    notes.append(f"Mean ± std over seeds (n = {int(out['n_seeds'].min())}–{int(out['n_seeds'].max())}); statistics on the evaluation split's embeddings, outliers excluded unless configured.")
-    tex = latex_table(groups, columns, rows, "Statistics of intra- and inter-class variance (Eq. 3).", "tab:variance", notes)
+    notes.append(
+        f"Mean ± std over seeds ({seed_range(out)}); statistics on the evaluation split's embeddings, outliers excluded unless configured."
+    )
+    notes.append(seed_test_note(tested))
+    tex = latex_table(
+        groups,
+        columns,
+        rows,
+        "Statistics of intra- and inter-class variance (Eq. 3).",
+        "tab:variance",
+        notes,
+    )
     return out, tex
 
 
@@ -276,23 +375,186 @@ def table2(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             cells[(exp, loss, "loss_decay_epoch")] = text
             for key, _ in TABLE2_METRICS[:2]:
                 rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key)
+            rec["loss_decay_epoch_p_seeds"] = seed_ttest(df, exp, "loss_decay_epoch")
             records.append(rec)
     out = pd.DataFrame(records)
-    groups = [(_group_name(df, e), len(losses)) for e in exps]
-    columns = [LOSS_NAMES[lo] for _ in exps for lo in losses]
+    tested = has_seed_tests(df)
+    per_group = losses + (["p"] if tested else [])
+    groups = [(_group_name(df, e), len(per_group)) for e in exps]
+    columns = [LOSS_NAMES.get(c, "p (seeds)") for _ in exps for c in per_group]
     rows = []
     for key, name in TABLE2_METRICS:
-        rows.append([name] + [cells.get((e, lo, key), "") for e in exps for lo in losses])
+        row = [name]
+        for e in exps:
+            row += [cells.get((e, lo, key), "") for lo in losses]
+            if tested:
+                row.append(p_cell(seed_ttest(df, e, key)))
+        rows.append(row)
     notes = [
         "Active ratio and gradient norm: mean over training epochs 1..E of the per-epoch values; "
-        "loss-decay epoch: first e with L(e) <= 0.1 L(0), L(0) measured before any update. "
-        "Mean ± std over seeds."
+        "loss-decay epoch: first e with L(e) <= 0.1 L(0), L(0) measured before any update "
+        "(its test uses the seeds that reached it). Mean ± std over seeds.",
+        seed_test_note(tested),
     ]
-    tex = latex_table(groups, columns, rows, "Greediness metrics.", "tab:greediness", notes, first_header="Metric")
+    tex = latex_table(
+        groups, columns, rows, "Greediness metrics.", "tab:greediness", notes, first_header="Metric"
+    )
     return out, tex
+
+
+# --------------------------------------------------------------------------- Tables 3, 4
+def _metric_table(
+    df: pd.DataFrame,
+    columns_of,
+    caption: str,
+    label: str,
+    notes: list[str],
+    extra=None,
+) -> tuple[pd.DataFrame, str]:
+    """A table laid out like the paper's Tables 3 and 4: one row per loss (plus a p row),
+    one column group per experiment; ``columns_of(exp)`` gives that group's
+    ``[(metric key, header)]``. The CSV has one row per experiment and loss with
+    ``{key}_mean``, ``{key}_std``, ``{key}_p_seeds`` for every key."""
+    exps = _experiment_order(df)
+    losses = [lo for lo in LOSS_NAMES if lo in set(df["loss"])]
+    cols = {e: columns_of(df[df["experiment"] == e]) for e in exps}
+    records, cells = [], {}
+    for exp in exps:
+        for loss in losses:
+            runs = df[(df["experiment"] == exp) & (df["loss"] == loss)]
+            if runs.empty:
+                continue
+            rec = {
+                "experiment": exp,
+                "label": runs["label"].iloc[0] if "label" in runs else exp,
+                "preset": runs["preset"].iloc[0] if "preset" in runs else "",
+                "data": runs["data_description"].iloc[0] if "data_description" in runs else "",
+                "loss": loss,
+                "n_seeds": len(runs),
+            }
+            rec.update(extra(runs) if extra else {})
+            for key, _ in cols[exp]:
+                m, s, n = mean_std(runs[key]) if key in runs else (math.nan, math.nan, 0)
+                rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
+                rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key) if key in df else math.nan
+                cells[(exp, loss, key)] = pm(m, s, n)
+            records.append(rec)
+    out = pd.DataFrame(records)
+    groups = [(_group_name(df, e), len(cols[e])) for e in exps if cols[e]]
+    columns = [name for e in exps for _, name in cols[e]]
+    rows = [
+        [LOSS_NAMES[lo]] + [cells.get((e, lo, k), "") for e in exps for k, _ in cols[e]]
+        for lo in losses
+    ]
+    tested = has_seed_tests(df)
+    if tested:
+        rows.append(
+            ["p (seeds)"]
+            + [
+                p_cell(seed_ttest(df, e, k) if k in df else math.nan)
+                for e in exps
+                for k, _ in cols[e]
+            ]
+        )
+    notes = notes + [
+        f"Mean ± std over seeds ({seed_range(out)}).",
+        seed_test_note(tested),
+    ]
+    tex = latex_table(groups, columns, rows, caption, label, notes)
+    return out, tex
+
+
+def _present(runs: pd.DataFrame, key: str) -> bool:
+    return key in runs and runs[key].notna().any()
+
+
+def _single(runs: pd.DataFrame, key: str):
+    vals = sorted({int(v) for v in runs[key].dropna()}) if key in runs else []
+    return vals[0] if len(vals) == 1 else (None if not vals else "/".join(map(str, vals)))
+
+
+def table3(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Table 3: classification accuracy of a k-NN classifier (train embeddings → test
+    embeddings; k from the config, 5 in the paper) and, when computed, of a linear probe."""
+
+    def columns_of(runs):
+        cols = [("knn_accuracy", f"{_single(runs, 'knn_k')}-NN acc.")]
+        if _present(runs, "linear_probe_accuracy"):
+            cols.append(("linear_probe_accuracy", "Linear probe"))
+        return cols
+
+    notes = [
+        "k-NN: majority vote of the k nearest train embeddings for each test embedding "
+        "(the paper's 'classification accuracy', k = 5); linear probe: logistic regression fitted "
+        "on the train embeddings. Outliers (label -1) excluded."
+    ]
+    return _metric_table(
+        df,
+        columns_of,
+        "Classification accuracy on the test split.",
+        "tab:classification",
+        notes,
+        extra=lambda runs: {"knn_k": _single(runs, "knn_k")},
+    )
+
+
+def recall_keys(runs: pd.DataFrame) -> list[str]:
+    """``recall@k`` columns present in the metrics, by k."""
+    keys = [c for c in runs.columns if c.startswith("recall@") and runs[c].notna().any()]
+    return sorted(keys, key=lambda c: int(c.split("@")[1]))
+
+
+def table4(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Table 4: retrieval recall@k (k from the config, 1/5/10 in the paper) and MAP@R."""
+
+    def columns_of(runs):
+        cols = [(k, f"R@{k.split('@')[1]}") for k in recall_keys(runs)]
+        if _present(runs, "map@r"):
+            cols.append(("map@r", "MAP@R"))
+        return cols
+
+    notes = [
+        "Test split as both query set and gallery, each query excluded from its own ranking; "
+        "ranking by dot product of L2-normalised embeddings; R@k: a hit when any of the top k "
+        "shares the query's label. MAP@R as in Musgrave et al. (2020). Outliers are not queries."
+    ]
+    return _metric_table(
+        df, columns_of, "Retrieval recall@k and MAP@R on the test split.", "tab:retrieval", notes
+    )
 
 
 def write_table(df: pd.DataFrame, tex: str, csv_path, tex_path) -> None:
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(csv_path, index=False)
     Path(tex_path).write_text(tex)
+
+
+# --------------------------------------------------------------------------- runtime
+def runtime_table(jobs: dict) -> pd.DataFrame:
+    """One row per job from Snakemake's ``benchmark:`` TSVs (wall time ``s``, memory
+    ``max_rss`` in MB, I/O, CPU time), then one total row per rule (time summed, memory
+    the maximum). ``jobs`` maps each TSV path to ``{"rule": ..., "job": ...}``."""
+    frames = []
+    for path, meta in jobs.items():
+        b = pd.read_csv(path, sep="\t")
+        b.insert(0, "rule", meta.get("rule", ""))
+        b.insert(1, "job", meta.get("job", ""))
+        b["benchmark_file"] = str(path)
+        frames.append(b)
+    if not frames:
+        return pd.DataFrame(columns=["rule", "job", "s", "max_rss", "cpu_time", "benchmark_file"])
+    df = pd.concat(frames, ignore_index=True)
+    totals = []
+    for rule, g in df.groupby("rule", sort=False):
+        row = {"rule": rule, "job": f"TOTAL ({len(g)} jobs)"}
+        for col in ("s", "cpu_time", "io_in", "io_out"):
+            if col in g:
+                row[col] = round(float(pd.to_numeric(g[col], errors="coerce").sum()), 2)
+        for col in ("max_rss", "max_vms", "max_uss", "max_pss"):
+            if col in g:
+                row[col] = pd.to_numeric(g[col], errors="coerce").max()
+        if "s" in row:
+            secs = int(round(row["s"]))
+            row["h:m:s"] = f"{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+        totals.append(row)
+    return pd.concat([df, pd.DataFrame(totals)], ignore_index=True)

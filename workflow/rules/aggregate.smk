@@ -1,41 +1,75 @@
 # ---------------------------------------------------------------- aggregate
-# Tables (CSV + LaTeX) and figures from every run's metrics.json and history.csv.
-
-TABLES = expand(
-    "results/tables/{table}.{ext}",
-    table=["table1_variance", "table2_greediness"],
-    ext=["csv", "tex"],
-)
-FIGURES = expand(
-    "results/figures/{figure}.{ext}",
-    figure=["fig1_intra_class_variance", "fig3_greediness"],
-    ext=["pdf", "png"],
-)
-
-
-def experiment_labels():
-    return {
-        name: {"label": exp["label"], "preset": exp["preset"]}
-        for name, exp in EXPERIMENTS.items()
-    }
+# Tables (CSV + LaTeX), figures, the comparison with the paper and the runtime table,
+# from every run's metrics.json, history.csv and embeddings and every job's benchmark.
+# The CSVs and PNGs are report() items: `snakemake --report results/report.html`.
 
 
 rule make_tables:
     input:
         metrics=run_files("metrics.json"),
     output:
-        table1_csv="results/tables/table1_variance.csv",
+        table1_csv=report(
+            "results/tables/table1_variance.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+            labels={"table": "Table 1", "content": "intra- and inter-class variance"},
+        ),
         table1_tex="results/tables/table1_variance.tex",
-        table2_csv="results/tables/table2_greediness.csv",
+        table2_csv=report(
+            "results/tables/table2_greediness.csv",
+            caption="../report/table2.rst",
+            category="Tables",
+            labels={"table": "Table 2", "content": "greediness"},
+        ),
         table2_tex="results/tables/table2_greediness.tex",
-    params:
-        experiments=experiment_labels(),
+        table3_csv=report(
+            "results/tables/table3_classification.csv",
+            caption="../report/table3.rst",
+            category="Tables",
+            labels={"table": "Table 3", "content": "classification accuracy"},
+        ),
+        table3_tex="results/tables/table3_classification.tex",
+        table4_csv=report(
+            "results/tables/table4_retrieval.csv",
+            caption="../report/table4.rst",
+            category="Tables",
+            labels={"table": "Table 4", "content": "retrieval recall@k, MAP@R"},
+        ),
+        table4_tex="results/tables/table4_retrieval.tex",
     log:
         "results/logs/aggregate/tables.log",
+    conda:
+        "../../envs/environment.yaml"
     resources:
         **rule_resources("aggregate"),
+    params:
+        experiments=experiment_labels(),
     script:
         "../scripts/make_tables.py"
+
+
+rule compare_with_paper:
+    input:
+        metrics=run_files("metrics.json"),
+        reference=PAPER_REFERENCE,
+    output:
+        csv=report(
+            "results/tables/paper_comparison.csv",
+            caption="../report/paper_comparison.rst",
+            category="Comparison with the paper",
+            labels={"table": "Paper vs ours", "content": "numbers and claims"},
+        ),
+        tex="results/tables/paper_comparison.tex",
+    log:
+        "results/logs/aggregate/paper_comparison.log",
+    conda:
+        "../../envs/environment.yaml"
+    resources:
+        **rule_resources("aggregate"),
+    params:
+        experiments=experiment_info(),
+    script:
+        "../scripts/make_comparison.py"
 
 
 rule make_figures:
@@ -43,14 +77,77 @@ rule make_figures:
         metrics=run_files("metrics.json"),
         histories=run_files("history.csv"),
     output:
-        fig1=multiext("results/figures/fig1_intra_class_variance", ".pdf", ".png"),
-        fig3=multiext("results/figures/fig3_greediness", ".pdf", ".png"),
+        fig1_pdf="results/figures/fig1_intra_class_variance.pdf",
+        fig1_png=report(
+            "results/figures/fig1_intra_class_variance.png",
+            caption="../report/fig1.rst",
+            category="Figures",
+            labels={"figure": "Fig. 1", "content": "intra-class variance per class"},
+        ),
+        fig3_pdf="results/figures/fig3_greediness.pdf",
+        fig3_png=report(
+            "results/figures/fig3_greediness.png",
+            caption="../report/fig3.rst",
+            category="Figures",
+            labels={"figure": "Fig. 3", "content": "greediness per epoch"},
+        ),
+    log:
+        "results/logs/aggregate/figures.log",
+    conda:
+        "../../envs/environment.yaml"
+    resources:
+        **rule_resources("aggregate"),
     params:
         experiments=experiment_labels(),
         dpi=config["figures"]["dpi"],
-    log:
-        "results/logs/aggregate/figures.log",
-    resources:
-        **rule_resources("aggregate"),
     script:
         "../scripts/make_figures.py"
+
+
+rule make_pca_figure:
+    input:
+        unpack(pca_inputs),
+    output:
+        pdf="results/figures/fig2_pca.pdf",
+        png=report(
+            "results/figures/fig2_pca.png",
+            caption="../report/fig2.rst",
+            category="Figures",
+            labels={"figure": "Fig. 2", "content": "PCA of inputs and embeddings"},
+        ),
+    log:
+        "results/logs/aggregate/fig2_pca.log",
+    conda:
+        "../../envs/environment.yaml"
+    resources:
+        **rule_resources("aggregate"),
+    params:
+        panels=pca_panels(),
+        labels={name: exp["label"] for name, exp in EXPERIMENTS.items()},
+        samples=config["figures"]["pca_samples"],
+        seed=SEEDS[0],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/make_pca_figure.py"
+
+
+rule collect_runtime:
+    input:
+        benchmarks=benchmark_files,
+    output:
+        csv=report(
+            "results/tables/runtime.csv",
+            caption="../report/runtime.rst",
+            category="Runtime",
+            labels={"table": "Runtime", "content": "time and memory per job"},
+        ),
+    log:
+        "results/logs/aggregate/runtime.log",
+    conda:
+        "../../envs/environment.yaml"
+    resources:
+        **rule_resources("aggregate"),
+    params:
+        jobs=lambda wildcards: benchmark_jobs(),
+    script:
+        "../scripts/make_runtime.py"

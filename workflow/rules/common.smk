@@ -12,8 +12,9 @@ from dmlstudy.errors import DmlStudyError
 
 def _fail(message):
     # One clear message, no traceback: the config or the data needs fixing, not the code.
+    # (A WorkflowError raised here makes Snakemake print the file/line stack; exit instead.)
     print(f"\nERROR: {message}\n", file=sys.stderr)
-    raise WorkflowError(message)
+    sys.exit(1)
 
 
 try:
@@ -34,25 +35,45 @@ def used_datasets():
 def used_features():
     """(dataset, backbone) pairs that some head experiment trains on."""
     return sorted(
-        {(e["dataset"], e["backbone"]) for e in EXPERIMENTS.values() if e["model"] == "head"}
+        {
+            (e["dataset"], e["backbone"])
+            for e in EXPERIMENTS.values()
+            if e["model"] == "head"
+        }
+    )
+
+
+def _is_dry_run():
+    # workflow.dryrun is not yet known while the Snakefile is parsed; read the command line.
+    flags = [a for a in sys.argv[1:] if a.startswith("-") and not a.startswith("--")]
+    return (
+        workflow.dryrun
+        or any(a in ("--dry-run", "--dryrun") for a in sys.argv)
+        or any("n" in a[1:] for a in flags if a[1:].isalpha() and len(a) <= 4)
     )
 
 
 def _check_data():
+    """Every dataset the config uses must be on disk (or downloadable) before any job runs.
+    All missing datasets are reported together. A dry run only warns, so that a plan
+    (`snakemake -n`) can be made before the data is placed."""
     from dmlstudy.sources import check_available
 
+    problems = []
     for name in used_datasets():
-        spec = dict(config["datasets"][name])
-        for key in ("root",):
-            if key in spec and not spec[key]:
-                spec[key] = f"{config['data_root']}/{name}"
-        check_available(spec, name)
-
-
-try:
-    _check_data()
-except DmlStudyError as exc:
-    _fail(str(exc))
+        try:
+            check_available(dataset_spec(name), name)
+        except DmlStudyError as exc:
+            problems.append(str(exc))
+    if not problems:
+        return
+    message = "\n\n".join(problems)
+    if _is_dry_run():
+        print(
+            f"\nWARNING (dry run; a real run stops here):\n{message}\n", file=sys.stderr
+        )
+    else:
+        _fail(message)
 
 
 def _alternatives(values):
@@ -74,6 +95,9 @@ def dataset_spec(name):
     if "root" in spec and not spec["root"]:
         spec["root"] = f"{config['data_root']}/{name}"
     return spec
+
+
+_check_data()
 
 
 def training_input(wildcards):

@@ -20,5 +20,7 @@ rule extract_features:
     params:
         backbone=lambda wc: config["backbones"][wc.backbone],
         device=config["device"],
+        batch_size=lambda wc: config["backbones"][wc.backbone]["batch_size"],
+        num_workers=lambda wc: config["backbones"][wc.backbone]["num_workers"],
     script:
         "../scripts/extract_features.py"

@@ -1,0 +1,133 @@
+# ---------------------------------------------------------------- aggregation inputs
+# Target lists and input functions of the aggregation rules (workflow/rules/aggregate.smk).
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from snakemake.io import apply_wildcards, get_wildcard_names
+
+import dmlstudy
+
+# The paper's numbers (as dmlstudy.comparison.REFERENCE_PATH, without importing pandas here).
+PAPER_REFERENCE = str(
+    Path(dmlstudy.__file__).resolve().parent / "data" / "paper_reference.csv"
+)
+
+
+TABLES = expand(
+    "results/tables/{table}.{ext}",
+    table=[
+        "table1_variance",
+        "table2_greediness",
+        "table3_classification",
+        "table4_retrieval",
+        "paper_comparison",
+    ],
+    ext=["csv", "tex"],
+) + ["results/tables/runtime.csv"]
+FIGURES = expand(
+    "results/figures/{figure}.{ext}",
+    figure=["fig1_intra_class_variance", "fig2_pca", "fig3_greediness"],
+    ext=["pdf", "png"],
+)
+AGGREGATE_RULES = {
+    "make_tables",
+    "compare_with_paper",
+    "make_figures",
+    "make_pca_figure",
+    "collect_runtime",
+}
+
+
+def experiment_labels():
+    return {
+        name: {"label": exp["label"], "preset": exp["preset"]}
+        for name, exp in EXPERIMENTS.items()
+    }
+
+
+def experiment_info():
+    """What the comparison with the paper needs to know of each experiment: its data
+    source and model (to match it to the paper's datasets) and its settings (to list
+    how they differ from the paper's)."""
+    info = {}
+    for name, exp in EXPERIMENTS.items():
+        resolved = dmlconfig.resolve_experiment(config, name)
+        backbone = exp.get("backbone")
+        info[name] = {
+            **{
+                k: resolved[k]
+                for k in ("label", "preset", "dataset", "source", "model")
+            },
+            "backbone": backbone,
+            "dataset_spec": dataset_spec(exp["dataset"]),
+            "backbone_spec": config["backbones"].get(backbone) if backbone else None,
+            **{
+                k: resolved[k]
+                for k in (
+                    "training",
+                    "loss",
+                    "sampling",
+                    "evaluation",
+                    "model_options",
+                )
+            },
+        }
+    return info
+
+
+def pca_panels():
+    """Experiment → its training input file and, per loss, the test embeddings of the
+    first seed (Fig. 2)."""
+    seed = SEEDS[0]
+    return {
+        name: {
+            "input": training_input(SimpleNamespace(experiment=name)),
+            "embeddings": {
+                loss: f"results/runs/{name}/{loss}/seed{seed}/embeddings.h5"
+                for loss in LOSSES
+            },
+        }
+        for name in EXPERIMENTS
+    }
+
+
+def pca_inputs(wildcards):
+    panels = pca_panels()
+    return {
+        "data": sorted({p["input"] for p in panels.values()}),
+        "embeddings": [f for p in panels.values() for f in p["embeddings"].values()],
+    }
+
+
+def benchmark_jobs():
+    """The benchmark TSV of every job of this config → {rule, job wildcards}, for all
+    rules with a `benchmark:` except the aggregation ones. Found from the rules
+    themselves, so that a rule added later with a benchmark is picked up."""
+    combos = {
+        frozenset({"dataset"}): [{"dataset": d} for d in used_datasets()],
+        frozenset({"dataset", "backbone"}): [
+            {"dataset": d, "backbone": b} for d, b in used_features()
+        ],
+        frozenset({"experiment", "loss", "seed"}): [
+            {"experiment": e, "loss": lo, "seed": s}
+            for e in EXPERIMENTS
+            for lo in LOSSES
+            for s in SEEDS
+        ],
+    }
+    jobs = {}
+    for r in workflow.rules:
+        if r.benchmark is None or r.name in AGGREGATE_RULES or callable(r.benchmark):
+            continue
+        pattern = str(r.benchmark)
+        for wc in combos.get(frozenset(get_wildcard_names(pattern)), []):
+            jobs[apply_wildcards(pattern, wc)] = {
+                "rule": r.name,
+                "job": ", ".join(f"{k}={v}" for k, v in wc.items()),
+            }
+    return dict(sorted(jobs.items()))
+
+
+def benchmark_files(wildcards):
+    return list(benchmark_jobs())

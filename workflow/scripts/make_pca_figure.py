@@ -1,0 +1,16 @@
+"""Snakemake script: Figure 2, PCA of each experiment's input data and of the test
+embeddings of each loss (first seed)."""
+
+from pathlib import Path
+
+from dmlstudy import figures
+from dmlstudy.pipeline import setup_logging
+
+snakemake = globals()["snakemake"]
+setup_logging(snakemake.log[0])
+p = snakemake.params
+panels = {
+    name: figures.load_pca_panel(spec["input"], spec["embeddings"], p.samples, p.seed)
+    for name, spec in p.panels.items()
+}
+figures.fig2_pca(panels, p.labels, Path(snakemake.output.png).with_suffix(""), p.dpi, p.seed)
