@@ -76,7 +76,12 @@ PAPER_SYNTHETIC = {
 #: §3.2 training setup.
 PAPER_TRAINING = {"epochs": 50, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-5}
 PAPER_LOSS = {"margin": 1.0, "triplet_distance": "squared"}
-PAPER_SAMPLING = {"positive_fraction": 0.5, "outliers": "exclude_from_positives"}
+PAPER_SAMPLING = {
+    "positive_fraction": 0.5,
+    "outliers": "exclude_from_positives",
+    "allow_self_positive": False,
+}
+PAPER_EVALUATION = {"split": "test", "include_outliers": False}
 PAPER_EMBEDDING_DIM = {"mlp": 32, "cnn": 64, "head": 512}
 PAPER_DATA_SIZES = {
     "mnist": "full MNIST, 60,000/10,000",
@@ -153,6 +158,7 @@ def setup_differences(info: dict) -> list[str]:
         ("training", PAPER_TRAINING),
         ("loss", PAPER_LOSS),
         ("sampling", PAPER_SAMPLING),
+        ("evaluation", PAPER_EVALUATION),
     ):
         values = info.get(section) or {}
         for key, paper in paper_values.items():

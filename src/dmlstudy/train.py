@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from . import losses as L
-from .errors import TrainingDivergedError
+from .errors import DmlStudyError, TrainingDivergedError
 from .metrics import mean_class_distances
 from .sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
 
@@ -241,7 +241,7 @@ def train(
         model.train()
         # Loss sums and active counts stay tensors until the epoch ends; they are reduced
         # exactly as before (float64 running sum in batch order, integer count).
-        n_items, gnorms, sums, items = 0, [], [], []
+        n_items, gnorms, sums, items, b = 0, [], [], [], -1
         for b, (members, k, is_pos) in enumerate(_epoch_batches(index, s, epoch, dev)):
             per_item = _batch_losses(model, x.index_select(0, members), k, is_pos, s)
             loss = L.reduce(per_item, s.reduction)
@@ -269,6 +269,11 @@ def train(
             items.append(per_item)
             n_items += per_item.numel()
         opt.zero_grad(set_to_none=True)
+        if b < 0:
+            raise DmlStudyError(
+                f"epoch {epoch}: no {s.loss} pairs/triplets could be drawn from {len(y)} training "
+                f"points (every anchor lacks a positive: single-member classes or only outliers)"
+            )
         loss_sum = 0.0
         for v in torch.stack(sums).tolist() if sums else []:
             loss_sum += v  # float64 running sum of the float32 batch sums, as before
