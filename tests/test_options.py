@@ -425,8 +425,7 @@ def test_table_groups_name_the_preset():
 
 def _load(name: str) -> dict:
     path = ROOT / "config" / name
-    if not path.exists():
-        pytest.skip(f"{path} not present")
+    assert path.exists(), f"{path} is part of the project and must exist"
     return C.validate(C.load_file(path))
 
 
