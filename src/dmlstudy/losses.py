@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 
 LOSSES = ("contrastive", "triplet")
+#: Added inside the square root of a distance: keeps the gradient finite at a == b.
+EPS = 1e-12
 
 
 def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -16,7 +18,7 @@ def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum(dim=1)
 
 
-def euclidean_distance(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def euclidean_distance(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     """Row-wise ``||a - b||``. ``eps`` inside the root keeps the gradient finite at a == b."""
     return (squared_distance(a, b) + eps).sqrt()
 
@@ -29,7 +31,8 @@ def contrastive_loss(
     Positive pair: ``||f(x) - f(y)||^2``. Negative pair: ``[m - ||f(x) - f(y)||]_+^2``.
     """
     d2 = squared_distance(x, y)
-    neg = torch.clamp(margin - euclidean_distance(x, y), min=0).pow(2)
+    # the same ||f(x) - f(y)|| as euclidean_distance(x, y), without computing d2 twice
+    neg = torch.clamp(margin - (d2 + EPS).sqrt(), min=0).pow(2)
     return torch.where(is_positive, d2, neg)
 
 

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 OUTLIER = -1
+
+
+def _class_sums(v: np.ndarray, inverse: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class sums of the rows (2-D) or values (1-D) of ``v``, added in point order.
+
+    Same float64 results as ``np.add.at`` (which adds in the same order; checked in the
+    tests), 10-15x faster: a (classes x points) 0/1 CSR matrix times ``v``."""
+    if v.ndim == 1:
+        return np.bincount(inverse, weights=v, minlength=n_classes)
+    n = len(inverse)
+    member = sp.csr_matrix((np.ones(n), (inverse, np.arange(n))), shape=(n_classes, n))
+    return np.asarray(member @ v)
 
 
 def class_centroids(z: np.ndarray, y: np.ndarray, include_outliers: bool = False):
@@ -16,9 +29,7 @@ def class_centroids(z: np.ndarray, y: np.ndarray, include_outliers: bool = False
     keep = np.ones(len(y), dtype=bool) if include_outliers else y != OUTLIER
     z, y = z[keep], y[keep]
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    sums = np.zeros((len(classes), z.shape[1]))
-    np.add.at(sums, inverse, z)
-    centroids = sums / counts[:, None]
+    centroids = _class_sums(z, inverse, len(classes)) / counts[:, None]
     return classes, centroids, counts, inverse, z
 
 
@@ -26,18 +37,19 @@ def per_class_intra_variance(z, y, include_outliers: bool = False) -> dict[int, 
     """``(1/N_c) sum_{i in I_c} ||z_i - mu_c||^2`` for each class c (the inner term of Eq. 3)."""
     classes, centroids, counts, inverse, zk = class_centroids(z, y, include_outliers)
     sq = ((zk - centroids[inverse]) ** 2).sum(axis=1)
-    per = np.zeros(len(classes))
-    np.add.at(per, inverse, sq)
-    per /= counts
+    per = _class_sums(sq, inverse, len(classes)) / counts
     return {int(c): float(v) for c, v in zip(classes, per, strict=True)}
 
 
 def _pairwise_centroid_distances(centroids: np.ndarray) -> np.ndarray:
     """Distances ||mu_c - mu_c'|| over unordered pairs c < c'."""
-    diff = centroids[:, None, :] - centroids[None, :, :]
-    d = np.sqrt((diff**2).sum(-1))
-    iu = np.triu_indices(len(centroids), k=1)
-    return d[iu]
+    # row by row: memory O(C·D) instead of a (C, C, D) array; same values and order as the
+    # upper triangle of the full matrix
+    rows = [
+        np.sqrt(((centroids[i + 1 :] - centroids[i]) ** 2).sum(-1))
+        for i in range(len(centroids) - 1)
+    ]
+    return np.concatenate(rows) if rows else np.empty(0)
 
 
 def variance_statistics(z, y, include_outliers: bool = False) -> dict:
@@ -78,18 +90,35 @@ def variance_statistics(z, y, include_outliers: bool = False) -> dict:
     }
 
 
+class ClassDistances:
+    """``mean_class_distances`` for a fixed label vector: the label structure (classes,
+    membership matrix) is built once, so the per-epoch call only touches the embeddings."""
+
+    def __init__(self, y):
+        y = np.asarray(y)
+        self.keep = y != OUTLIER
+        self.classes, self.inverse, counts = np.unique(
+            y[self.keep], return_inverse=True, return_counts=True
+        )
+        self.counts = counts.astype(np.float64)
+        n, c = len(self.inverse), len(self.classes)
+        self.member = sp.csr_matrix((np.ones(n), (self.inverse, np.arange(n))), shape=(c, n))
+
+    def __call__(self, z) -> tuple[float, float]:
+        zk = np.asarray(z, dtype=np.float64)[self.keep]
+        centroids = np.asarray(self.member @ zk) / self.counts[:, None]
+        dist = np.sqrt(((zk - centroids[self.inverse]) ** 2).sum(axis=1))
+        per = np.bincount(self.inverse, weights=dist, minlength=len(self.classes))
+        intra = float((per / self.counts).mean())
+        if len(self.classes) < 2:
+            return intra, float("nan")
+        return intra, float(_pairwise_centroid_distances(centroids).mean())
+
+
 def mean_class_distances(z, y) -> tuple[float, float]:
     """Mean distance of points to their class centroid (averaged over classes) and mean
     distance between class centroids; the per-epoch curves of Fig. 3. Outliers left out."""
-    classes, centroids, counts, inverse, zk = class_centroids(z, y, include_outliers=False)
-    dist = np.sqrt(((zk - centroids[inverse]) ** 2).sum(axis=1))
-    per = np.zeros(len(classes))
-    np.add.at(per, inverse, dist)
-    intra = float((per / counts).mean())
-    inter = (
-        float(_pairwise_centroid_distances(centroids).mean()) if len(classes) > 1 else float("nan")
-    )
-    return intra, inter
+    return ClassDistances(y)(z)
 
 
 def loss_decay_epoch(losses, fraction: float = 0.1) -> int | None:
