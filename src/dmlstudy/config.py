@@ -210,6 +210,11 @@ def _check_references(cfg: dict) -> None:
             continue
         kind = SOURCE_KIND[cfg["datasets"][ds]["source"]]
         model = exp["model"]
+        if model != "cnn" and "channels_last" in (exp.get("model_options") or {}):
+            problems.append(
+                f"'experiments.{name}.model_options.channels_last' only applies to model "
+                f"'cnn', not {model!r}; remove it"
+            )
         if model == "head":
             bb = exp.get("backbone")
             if bb is None:

@@ -16,7 +16,8 @@ from .config import config_hash
 from .errors import CorruptFileError
 from .metrics import loss_decay_epoch, variance_statistics
 from .models import build_model
-from .train import TrainSettings, set_threads, train
+from .sampling import stratified_subset
+from .train import TrainSettings, deterministic_mode, set_threads, train
 
 log = logging.getLogger("dmlstudy.pipeline")
 
@@ -87,6 +88,16 @@ def _stratified_cap(y: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
     return np.sort(keep)
 
 
+def diagnostic_points(y: np.ndarray, outliers: str, n: int | None) -> np.ndarray:
+    """Indices of the training points whose embeddings give the per-epoch class distances.
+
+    Outliers (label -1) are left out unless ``outliers`` is ``as_class``; of the rest, a
+    fixed stratified subsample of at most ``n`` points (seed 0, so every loss, seed and epoch
+    is measured on the same points); ``None`` = all of them."""
+    idx = np.arange(len(y)) if outliers == "as_class" else np.flatnonzero(y != -1)
+    return idx[stratified_subset(y[idx], n, seed=0)]
+
+
 def load_training_data(path) -> tuple[dict, dict, dict]:
     """Train and test arrays and attributes of a data or feature file."""
     attrs = h5io.read_attrs(path)
@@ -112,16 +123,15 @@ def train_run(
 
     ``outputs`` maps ``model``, ``history``, ``embeddings``, ``config`` to file paths."""
     set_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic_mode()
     tr, te, attrs = load_training_data(data_path)
     settings = TrainSettings.from_resolved(resolved, loss, seed)
     keep = _stratified_cap(tr["y"], resolved["training"].get("max_train_samples"))
     x_train = torch.from_numpy(np.ascontiguousarray(tr["x"][keep]))
     y_train = tr["y"][keep]
-    if settings.outliers == "as_class":  # -1 is then an ordinary class
-        diag_mask = np.ones(len(y_train), dtype=bool)
-    else:
-        diag_mask = y_train != -1
+    diag = diagnostic_points(
+        y_train, settings.outliers, resolved["training"].get("class_distance_points")
+    )
     torch.manual_seed(seed)
     model = build_model(resolved["model"], attrs, x_train.shape[1:], resolved["model_options"])
     key_obj = {"resolved": resolved, "loss": loss, "seed": seed, "data": _file_key(data_path)}
@@ -143,8 +153,8 @@ def train_run(
         checkpoint=checkpoint,
         checkpoint_key=config_hash(key_obj),
         device=device,
-        diag_x=x_train[torch.from_numpy(diag_mask)],
-        diag_y=y_train[diag_mask],
+        diag_x=x_train[torch.from_numpy(diag)],
+        diag_y=y_train[diag],
     )
     model.cpu()
     from .train import embed

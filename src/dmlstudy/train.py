@@ -8,8 +8,9 @@ forward pass over anchors and partners together, and records per epoch:
 - ``active_ratio``: fraction of pairs/triplets with non-zero loss;
 - ``grad_norm``: total L2 norm of all parameter gradients before each step, averaged
   over the epoch's batches;
-- ``intra_class_distance`` / ``inter_class_distance``: on the training embeddings after
-  the epoch (``metrics.mean_class_distances``);
+- ``intra_class_distance`` / ``inter_class_distance``: on the embeddings of the diagnostic
+  points (the training points, or the fixed subsample ``pipeline`` passes) after the epoch
+  (``metrics.ClassDistances``);
 - ``seconds``: wall time of the epoch.
 
 Row 0 is measured before any update (gradients computed, no step), so the loss-decay
@@ -38,7 +39,7 @@ from torch import nn
 
 from . import losses as L
 from .errors import DmlStudyError, TrainingDivergedError
-from .metrics import mean_class_distances
+from .metrics import ClassDistances
 from .sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
 
 log = logging.getLogger("dmlstudy.train")
@@ -69,6 +70,7 @@ class TrainSettings:
     lr: float = 1e-3
     weight_decay: float = 1e-5
     seed: int = 0
+    adam: str = "fused"
 
     @classmethod
     def from_resolved(cls, resolved: dict, loss: str, seed: int) -> TrainSettings:
@@ -86,6 +88,7 @@ class TrainSettings:
             lr=tr["lr"],
             weight_decay=tr["weight_decay"],
             seed=seed,
+            adam=tr.get("adam", "fused"),
         )
 
 
@@ -99,6 +102,18 @@ def set_threads(threads: int) -> None:
         pass
 
 
+def deterministic_mode() -> None:
+    """Deterministic kernels (warn where an op has none), without the debugging fill.
+
+    ``use_deterministic_algorithms(True)`` also makes torch fill every new uninitialised
+    tensor with NaN (``fill_uninitialized_memory``), a check for code that reads memory it
+    never wrote. Kernels overwrite their outputs, so results are the same bit for bit
+    without it, and on a CPU the fill costs 9-27% of a CNN training step
+    (docs/benchmarks.md)."""
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -107,10 +122,52 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+#: ``training.adam`` -> keyword arguments of torch.optim.Adam. All three compute the same
+#: update; they differ in the last bits and in speed (docs/benchmarks.md: fused is the
+#: fastest on a CPU, for_loop is torch's CPU default and what the authors' code ran).
+ADAM_IMPLEMENTATIONS = {
+    "fused": {"fused": True},
+    "foreach": {"foreach": True},
+    "for_loop": {"foreach": False},
+}
+_ADAM_BETA1 = 0.9
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
+def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Adam:
+    """Adam with the paper's lr and weight decay, in the implementation ``s.adam``."""
+    try:
+        kwargs = ADAM_IMPLEMENTATIONS[s.adam]
+    except KeyError:
+        allowed = ", ".join(ADAM_IMPLEMENTATIONS)
+        raise ValueError(f"unknown training.adam {s.adam!r}; allowed: {allowed}") from None
+    return torch.optim.Adam(
+        model.parameters(),
+        lr=s.lr,
+        betas=(_ADAM_BETA1, 0.999),
+        weight_decay=s.weight_decay,
+        **kwargs,
+    )
+
+
+def param_grad_norms(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The L2 norm of each parameter's gradient (0-d tensors, one fused op, no host sync);
+    their root sum of squares is the total gradient norm (``total_grad_norms``)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    return list(torch._foreach_norm(grads)) if grads else [torch.zeros(())]
+
+
+def total_grad_norms(per_batch: list[list[torch.Tensor]]) -> np.ndarray:
+    """Total gradient norm of each batch from its per-parameter norms (float64)."""
+    if not per_batch:
+        return np.empty(0)
+    parts = torch.stack([torch.stack(g) for g in per_batch]).double()
+    return torch.linalg.vector_norm(parts, dim=1).numpy()
+
+
 def grad_norm(model: nn.Module) -> float:
     """Total L2 norm of all parameter gradients."""
-    norms = [p.grad.detach().pow(2).sum() for p in model.parameters() if p.grad is not None]
-    return float(torch.stack(norms).sum().sqrt()) if norms else 0.0
+    return float(total_grad_norms([param_grad_norms(list(model.parameters()))])[0])
 
 
 @torch.no_grad()
@@ -182,6 +239,13 @@ def _epoch_batches(index: LabelIndex, s: TrainSettings, epoch: int, device):
         )
 
 
+def _step_overflow(s: TrainSettings, epoch: int, batch: int) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"the optimiser step overflowed at epoch {epoch}, batch {batch} ({s.loss}, "
+        f"seed {s.seed}, lr {s.lr}); no result written. Lower training.lr."
+    )
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
@@ -215,7 +279,12 @@ def train(
     diag_x = x if diag_x is None else diag_x.to(dev)
     diag_y = y if diag_y is None else diag_y
     index = LabelIndex(y, s.outliers)
-    opt = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    class_distances = ClassDistances(diag_y)
+    opt = make_optimizer(model, s)
+    params = [p for p in model.parameters() if p.requires_grad]
+    # Adam's first step moves a weight by up to lr / (1 - beta1). torch's for-loop Adam
+    # raises when that overflows float32; fused/foreach would write inf into the weights.
+    first_step_overflows = s.lr / (1 - _ADAM_BETA1) > _FLOAT32_MAX
     rows: list[dict] = []
     start_epoch = 0
 
@@ -239,9 +308,9 @@ def train(
     for epoch in range(start_epoch, s.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        # Loss sums and active counts stay tensors until the epoch ends; they are reduced
-        # exactly as before (float64 running sum in batch order, integer count).
-        n_items, gnorms, sums, items, b = 0, [], [], [], -1
+        # Per-item losses and gradient norms stay tensors until the epoch ends (no per-batch
+        # host conversions); they are reduced once, in float64.
+        n_items, gnorms, items, b = 0, [], [], -1
         for b, (members, k, is_pos) in enumerate(_epoch_batches(index, s, epoch, dev)):
             per_item = _batch_losses(model, x.index_select(0, members), k, is_pos, s)
             loss = L.reduce(per_item, s.reduction)
@@ -253,19 +322,17 @@ def train(
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gnorms.append(grad_norm(model))
+            gnorms.append(param_grad_norms(params))
             if epoch > 0:  # epoch 0 measures the untrained model: no update
+                if first_step_overflows:
+                    raise _step_overflow(s, epoch, b)
                 try:
                     opt.step()
-                except RuntimeError as exc:  # Adam's step size overflows float32 (huge lr)
+                except RuntimeError as exc:  # the for-loop Adam's step size overflows
                     if "overflow" not in str(exc):
                         raise
-                    raise TrainingDivergedError(
-                        f"the optimiser step overflowed at epoch {epoch}, batch {b} ({s.loss}, "
-                        f"seed {s.seed}, lr {s.lr}); no result written. Lower training.lr."
-                    ) from exc
+                    raise _step_overflow(s, epoch, b) from exc
             per_item = per_item.detach()
-            sums.append(per_item.sum())
             items.append(per_item)
             n_items += per_item.numel()
         opt.zero_grad(set_to_none=True)
@@ -274,23 +341,22 @@ def train(
                 f"epoch {epoch}: no {s.loss} pairs/triplets could be drawn from {len(y)} training "
                 f"points (every anchor lacks a positive: single-member classes or only outliers)"
             )
-        loss_sum = 0.0
-        for v in torch.stack(sums).tolist() if sums else []:
-            loss_sum += v  # float64 running sum of the float32 batch sums, as before
-        n_active = int(torch.cat(items).gt(0).sum()) if items else 0
+        all_items = torch.cat(items)
+        loss_sum = float(all_items.double().sum())
+        n_active = int(all_items.gt(0).sum())
         z = embed(model, diag_x).numpy()
         if not np.isfinite(z).all():  # the last step of the epoch diverged
             raise TrainingDivergedError(
                 f"embeddings are not finite after epoch {epoch}, batch {b} ({s.loss}, seed "
                 f"{s.seed}); no result written. Lower training.lr or check the input data."
             )
-        intra, inter = mean_class_distances(z, diag_y)
+        intra, inter = class_distances(z)
         rows.append(
             {
                 "epoch": epoch,
                 "loss": loss_sum / max(n_items, 1),
                 "active_ratio": n_active / max(n_items, 1),
-                "grad_norm": float(np.mean(gnorms)) if gnorms else math.nan,
+                "grad_norm": float(total_grad_norms(gnorms).mean()) if gnorms else math.nan,
                 "intra_class_distance": intra,
                 "inter_class_distance": inter,
                 "n_items": n_items,
