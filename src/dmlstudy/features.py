@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from . import h5io
 from .errors import (
@@ -606,17 +606,22 @@ def extract_features(
     inputs = {split: _read_images(data_h5, split, in_attrs) for split in h5io.SPLITS}
     dev = resolve_device(device)
     module, prep = load_backbone(spec, dev)
+    # One DataLoader over both splits: its workers start, and the model waits for a first
+    # batch, once instead of once per split (docs/benchmarks.md, feature extraction).
+    parts = [ImageDataset(images, prep) for images, _ in inputs.values()]
+    feats_all = compute_features(
+        module,
+        ConcatDataset(parts),
+        dev,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        progress=progress,
+        desc=f"{spec['name']} {'+'.join(inputs)}",
+    )
     splits = {}
-    for split, (images, labels) in inputs.items():
-        feats = compute_features(
-            module,
-            ImageDataset(images, prep),
-            dev,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            progress=progress,
-            desc=f"{spec['name']} {split}",
-        )
+    ends = np.cumsum([len(p) for p in parts])
+    for (split, (_, labels)), stop, part in zip(inputs.items(), ends, parts, strict=True):
+        feats = feats_all[stop - len(part) : stop]
         if not np.isfinite(feats).all():
             raise DmlStudyError(
                 f"backbone '{spec['name']}' produced non-finite features on the {split} split "
