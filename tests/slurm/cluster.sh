@@ -2,7 +2,8 @@
 # One-node SLURM cluster on localhost, for tests/test_slurm.py and CI.
 #
 #   tests/slurm/cluster.sh up       install (if needed), configure, start, wait for an idle node
-#   tests/slurm/cluster.sh down     cancel jobs, stop the daemons this script started (by PID)
+#   tests/slurm/cluster.sh down     cancel jobs, stop the daemons this script started (by PID),
+#                                   move our slurm.conf aside (a stale one slows every scontrol)
 #   tests/slurm/cluster.sh status   show recorded PIDs, sinfo and squeue
 #
 # Needs root (apt-get, /etc/slurm/slurm.conf, munge user).  Uses Debian's packages
@@ -207,6 +208,14 @@ down() {
     stop_pid slurmd
     stop_pid slurmctld
     stop_pid munged
+    # With our slurm.conf left in place and no controller, every `scontrol` retries for ~9 s;
+    # the Snakemake SLURM plugin runs `scontrol show config` at every Snakemake start, so
+    # move the file aside ('up' writes it again). Without it scontrol fails in milliseconds.
+    if [[ -e $CONF ]] && grep -qF "$MARK" "$CONF"; then
+        mkdir -p "$STATE"
+        mv -f "$CONF" "$STATE/slurm.conf.down"
+        log "moved $CONF (ours) to $STATE/slurm.conf.down"
+    fi
 }
 
 status() {

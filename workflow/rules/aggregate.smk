@@ -1,6 +1,8 @@
 # ---------------------------------------------------------------- aggregate
 # Tables (CSV + LaTeX), figures, the comparison with the paper and the runtime table,
 # from every run's metrics.json, history.csv and embeddings and every job's benchmark.
+# Their own benchmark TSVs (results/benchmarks/aggregate/) are not in runtime.csv, which
+# lists the per-run jobs; benchmarks/bench_workflow.py reads them with the rest.
 # The CSVs and PNGs are report() items: `snakemake --report results/report.html`.
 
 
@@ -38,6 +40,8 @@ rule make_tables:
         table4_tex="results/tables/table4_retrieval.tex",
     log:
         "results/logs/aggregate/tables.log",
+    benchmark:
+        "results/benchmarks/aggregate/make_tables.tsv"
     conda:
         "../../envs/environment.yaml"
     resources:
@@ -62,6 +66,8 @@ rule compare_with_paper:
         tex="results/tables/paper_comparison.tex",
     log:
         "results/logs/aggregate/paper_comparison.log",
+    benchmark:
+        "results/benchmarks/aggregate/compare_with_paper.tsv"
     conda:
         "../../envs/environment.yaml"
     resources:
@@ -93,6 +99,8 @@ rule make_figures:
         ),
     log:
         "results/logs/aggregate/figures.log",
+    benchmark:
+        "results/benchmarks/aggregate/make_figures.tsv"
     conda:
         "../../envs/environment.yaml"
     resources:
@@ -117,6 +125,8 @@ rule make_pca_figure:
         ),
     log:
         "results/logs/aggregate/fig2_pca.log",
+    benchmark:
+        "results/benchmarks/aggregate/make_pca_figure.tsv"
     conda:
         "../../envs/environment.yaml"
     resources:
@@ -143,6 +153,8 @@ rule collect_runtime:
         ),
     log:
         "results/logs/aggregate/runtime.log",
+    benchmark:
+        "results/benchmarks/aggregate/collect_runtime.tsv"
     conda:
         "../../envs/environment.yaml"
     resources:
