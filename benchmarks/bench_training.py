@@ -59,10 +59,8 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import datetime
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -71,14 +69,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import _common
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dmlstudy import losses as L
-from dmlstudy import synthetic
+from dmlstudy import pipeline, synthetic
 from dmlstudy import train as T
-from dmlstudy.metrics import mean_class_distances
+from dmlstudy.metrics import ClassDistances, mean_class_distances
 from dmlstudy.models import CNN, MLP
 from dmlstudy.sampling import LabelIndex
 
@@ -118,23 +117,7 @@ class _EpochClock:
 
 
 def machine_info() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "loadavg_start": list(os.getloadavg()),
-    }
+    return _common.machine_info(torch=torch.__version__, numpy=np.__version__)
 
 
 # ----------------------------------------------------------------------------- workloads
@@ -147,14 +130,27 @@ class Workload:
     n_full: int  # points in one full epoch (per-epoch figures are scaled to this)
     model_fn: object
     label: str = ""
+    baseline_model_fn: object = None  # the authors' model (NCHW CNN); None = model_fn
+    diag_cap: int | None = 10_000  # training.class_distance_points of the full epoch
 
     @property
-    def diag_x(self):  # as dmlstudy.pipeline.train_run: class distances without outliers
-        return self.x[torch.from_numpy(self.y != -1)]
+    def diag_idx(self):
+        """As dmlstudy.pipeline.train_run: outliers left out, then a stratified subsample
+        of at most ``diag_cap`` points of the full epoch, scaled down like the timed subset
+        (a full epoch's diagnostic embeds min(cap, points) points, not a share of them)."""
+        cap = self.diag_cap
+        if cap is not None:
+            full = min(cap, round(self.n_full * float(np.mean(self.y != -1))))
+            cap = max(2, round(full / self.scale))
+        return pipeline.diagnostic_points(self.y, "exclude_from_positives", cap)
+
+    @property
+    def diag_x(self):
+        return self.x[torch.from_numpy(self.diag_idx)]
 
     @property
     def diag_y(self):
-        return self.y[self.y != -1]
+        return self.y[self.diag_idx]
 
     @property
     def scale(self) -> float:
@@ -232,20 +228,24 @@ def build_workloads(args) -> list[Workload]:
             y,
             MNIST_FULL,
             lambda: CNN(),
+            baseline_model_fn=lambda: CNN(channels_last=False),
         )
     )
-    # what-if: the same CNN with channels-last parameters (oneDNN then keeps activations in
-    # NHWC); not what the workflow runs, and not bit-identical to it
+    # the same CNN in torch's default NCHW layout (model_options.channels_last: false; what
+    # train.py ran before issue #7, and what the authors' code runs)
     out.append(
         Workload(
-            "cnn_mnist_cl",
-            "as cnn_mnist, CNN in channels-last memory format (what-if)",
+            "cnn_mnist_nchw",
+            "as cnn_mnist, CNN in NCHW layout (channels_last: false)",
             x,
             y,
             MNIST_FULL,
-            lambda: CNN().to(memory_format=torch.channels_last),
+            lambda: CNN(channels_last=False),
+            baseline_model_fn=lambda: CNN(channels_last=False),
         )
     )
+    for w in out:
+        w.diag_cap = args.class_distance_points
     return out
 
 
@@ -295,8 +295,9 @@ def pure_step(model, opt, xb, extra, k, s):
     return pi
 
 
-def new_opt(model, s, **kw):
-    return torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay, **kw)
+def new_opt(model, s, adam=None):
+    """Adam as train.py makes it (``training.adam``, default fused), or another implementation."""
+    return T.make_optimizer(model, s if adam is None else dataclasses.replace(s, adam=adam))
 
 
 # ----------------------------------------------------------------------------- baseline
@@ -461,9 +462,15 @@ def bench_datapath(w: Workload, loss: str, rounds: int, tmp: Path, alt=None) -> 
     pure_model = w.model_fn()
     pure_model.load_state_dict(init_state)
     pure_opt = new_opt(pure_model, s)
-    base_model = w.model_fn()
+    # the authors' approach: per-sample Dataset + DataLoader, their model layout (NCHW) and
+    # torch's default CPU Adam (for-loop); and the same loader with our step, which isolates
+    # the data path
+    base_model = (w.baseline_model_fn or w.model_fn)()
     base_model.load_state_dict(init_state)
-    base_opt = new_opt(base_model, s)
+    base_opt = new_opt(base_model, s, adam="for_loop")
+    own_model = w.model_fn()
+    own_model.load_state_dict(init_state)
+    own_opt = new_opt(own_model, s)
     loader = baseline_loader(w, s)
     assert len(loader) == len(batches), (len(loader), len(batches))
 
@@ -477,7 +484,7 @@ def bench_datapath(w: Workload, loss: str, rounds: int, tmp: Path, alt=None) -> 
     t = defaultdict(list)  # <what>_<clock>: seconds per round
     ran = None
     for r in range(rounds):
-        order = ["loop", "pure", "baseline"] + (["loop_alt"] if alt else [])
+        order = ["loop", "pure", "baseline", "baseline_own"] + (["loop_alt"] if alt else [])
         order = order[r % len(order) :] + order[: r % len(order)]  # no variant always first
         for what in order:
             if what.startswith("loop"):
@@ -492,10 +499,14 @@ def bench_datapath(w: Workload, loss: str, rounds: int, tmp: Path, alt=None) -> 
                 wl, cp, _ = timed(run_pure)
                 t["pure_wall"].append(wl)
                 t["pure_cpu"].append(cp)
-            else:
+            elif what == "baseline":
                 wl, cp, _ = timed(lambda: baseline_epoch(base_model, base_opt, loader, s))
                 t["baseline_wall"].append(wl)
                 t["baseline_cpu"].append(cp)
+            else:
+                wl, cp, _ = timed(lambda: baseline_epoch(own_model, own_opt, loader, s))
+                t["baseline_own_wall"].append(wl)
+                t["baseline_own_cpu"].append(cp)
 
     def ratio(a, b):
         return median([x / y for x, y in zip(t[a], t[b], strict=True)])
@@ -505,6 +516,8 @@ def bench_datapath(w: Workload, loss: str, rounds: int, tmp: Path, alt=None) -> 
         ratios[f"loop_over_pure_{clk}"] = ratio(f"loop_{clk}", f"pure_{clk}")
         ratios[f"baseline_over_loop_{clk}"] = ratio(f"baseline_{clk}", f"loop_{clk}")
         ratios[f"baseline_over_pure_{clk}"] = ratio(f"baseline_{clk}", f"pure_{clk}")
+        ratios[f"baseline_own_over_loop_{clk}"] = ratio(f"baseline_own_{clk}", f"loop_{clk}")
+        ratios[f"baseline_own_over_pure_{clk}"] = ratio(f"baseline_own_{clk}", f"pure_{clk}")
         ratios[f"loop_call_over_pure_{clk}"] = ratio(f"loop_call_{clk}", f"pure_{clk}")
         if alt:
             ratios[f"loop_alt_over_pure_{clk}"] = ratio(f"loop_alt_{clk}", f"pure_{clk}")
@@ -519,9 +532,10 @@ def bench_datapath(w: Workload, loss: str, rounds: int, tmp: Path, alt=None) -> 
     xb, extra, k = inputs[0]
     pi = pure_step(model, opt, xb, extra, k, s)  # leaves the gradients in place
     lossv = L.reduce(pi.detach(), s.reduction)
+    params = list(model.parameters())
     index = LabelIndex(w.y, s.outliers)
     nb = len(batches)
-    diag_x, diag_y = w.diag_x, w.diag_y
+    diag_x, class_distances = w.diag_x, ClassDistances(w.diag_y)
     state = {
         "key": CKPT_KEY,
         "epoch": 1,
@@ -535,7 +549,9 @@ def bench_datapath(w: Workload, loss: str, rounds: int, tmp: Path, alt=None) -> 
             lambda: list(T._epoch_batches(index, s, 1, torch.device("cpu"))), reps
         ),
         "gather": med_time(lambda: [gather(w.x, b, loss) for b in batches], reps),
-        "grad_norm": med_time(lambda: [T.grad_norm(model) for _ in range(nb)], reps),
+        "grad_norm": med_time(
+            lambda: T.total_grad_norms([T.param_grad_norms(params) for _ in range(nb)]), reps
+        ),
         "bookkeeping": med_time(
             lambda: [
                 (
@@ -547,9 +563,7 @@ def bench_datapath(w: Workload, loss: str, rounds: int, tmp: Path, alt=None) -> 
             ],
             reps,
         ),
-        "class_distances": med_time(
-            lambda: mean_class_distances(T.embed(model, diag_x).numpy(), diag_y), reps
-        ),
+        "class_distances": med_time(lambda: class_distances(T.embed(model, diag_x).numpy()), reps),
         "checkpoint_save": med_time(lambda: save(state, tmp / "save.pt"), reps),
     }
     over["class_distances_embed_only"] = med_time(lambda: T.embed(model, diag_x), reps)
@@ -610,11 +624,11 @@ def with_nhwc_pool(model):
 class Variant:
     name: str
     threads: int = 1
-    channels_last: bool = False
-    nhwc_pool: bool = False
+    nchw: bool = False  # CNN in NCHW (model_options.channels_last: false)
+    nhwc_pool: bool = False  # with nchw: only the max-pool in NHWC
     separate: bool = False
     compile: bool = False
-    adam: dict = dataclasses.field(default_factory=dict)
+    adam: str | None = None  # training.adam; None = train.py's default
 
 
 def step_flops(w, s, inputs):
@@ -636,25 +650,21 @@ def bench_variants(w, loss, variants, steps, rounds, threads) -> dict:
     m = n_members(s)
     runners, errors, compile_s = {}, {}, {}
     for v in variants:
-        model = w.model_fn()
+        model = CNN(channels_last=False) if v.nchw else w.model_fn()
         model.load_state_dict(init_state)
-        if v.channels_last:
-            model = model.to(memory_format=torch.channels_last)
         if v.nhwc_pool:
             model = with_nhwc_pool(model)
         fwd = model
         if v.compile:
             fwd = torch.compile(model)
         try:
-            opt = new_opt(model, s, **v.adam)
+            opt = new_opt(model, s, v.adam)
         except (TypeError, RuntimeError, ValueError) as exc:
             errors[v.name] = f"{type(exc).__name__}: {exc}"
             continue
 
         def step(i, v=v, fwd=fwd, model=model, opt=opt):
             xb, extra, k = inputs[i % len(inputs)]
-            if v.channels_last and xb.dim() == 4:
-                xb = xb.contiguous(memory_format=torch.channels_last)
             parts = [fwd(c) for c in split(xb, k, m)] if v.separate else split(fwd(xb), k, m)
             pi = per_item(parts, extra, s)
             opt.zero_grad(set_to_none=True)
@@ -786,7 +796,8 @@ def micro_benchmarks(quick=False) -> dict:
     res["embed_batch_size"] = sweep
     # 2. max-pool of the CNN's first activation (128 x 32 x 28 x 28), NCHW vs NHWC
     with torch.no_grad():
-        h = cnn.features[1](cnn.features[0](cnn.standardize(imgs[:128])))
+        nchw = CNN(channels_last=False)
+        h = nchw.features[1](nchw.features[0](nchw.standardize(imgs[:128])))
         hc = h.contiguous(memory_format=torch.channels_last)
         pool = torch.nn.functional.max_pool2d
         res["max_pool_128x32x28x28"] = {
@@ -950,7 +961,7 @@ def check_identical(alt, cnn_points=256) -> list[dict]:
     """Train the same seeds with the installed train.py and with ``alt``; compare history.csv
     (every column except ``seconds``), the final weights and ``embed()`` of the training set,
     bit for bit. Synthetic MLP (8 epochs, default and non-default options) and a small CNN."""
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    T.deterministic_mode()
     x, y = synthetic_train(200)
     cases = [("mlp_syn, 8 epochs", x, y, lambda: MLP(in_dim=128), 8, {})]
     cases.append(
@@ -1019,9 +1030,10 @@ def markdown(res) -> str:
         out.append(
             "| workload | loss | timed | loop CPU | pure CPU | baseline CPU | "
             "loop / pure CPU (target <= 1.15) | wall | baseline / loop CPU (target >= 3) | wall | "
-            "baseline / pure CPU | loop+ckpt / pure CPU |"
+            "baseline with our step / loop CPU | baseline with our step / pure CPU | "
+            "loop+ckpt / pure CPU |"
         )
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for d in res["datapath"]:
             e, r = d["seconds_per_full_epoch"], d["ratios"]
             out.append(
@@ -1029,11 +1041,14 @@ def markdown(res) -> str:
                 f"{fmt_s(e['loop_cpu'])} | {fmt_s(e['pure_cpu'])} | {fmt_s(e['baseline_cpu'])} | "
                 f"{r['loop_over_pure_cpu']:.3f} | {r['loop_over_pure_wall']:.3f} | "
                 f"{r['baseline_over_loop_cpu']:.2f} | {r['baseline_over_loop_wall']:.2f} | "
-                f"{r['baseline_over_pure_cpu']:.2f} | "
+                f"{r['baseline_own_over_loop_cpu']:.2f} | {r['baseline_own_over_pure_cpu']:.2f} | "
                 f"{(e['loop_cpu'] + d['overheads_seconds_timed']['checkpoint_save']) / e['pure_cpu']:.3f} |"
             )
         out.append(
-            "\nloop+ckpt adds one checkpoint save per epoch (the real workflow writes one).\n"
+            "\nbaseline = per-sample Dataset/DataLoader with the authors' step (NCHW CNN, "
+            "torch's default for-loop Adam); baseline with our step = the same loader with "
+            "train.py's step (channels-last CNN, fused Adam), i.e. the data path alone. "
+            "loop+ckpt adds one checkpoint save per epoch (the real workflow writes one).\n"
         )
         if any("loop_alt_over_pure_cpu" in d["ratios"] for d in res["datapath"]):
             out.append(
@@ -1162,10 +1177,17 @@ def main(argv=None):
     )
     ap.add_argument(
         "--workloads",
-        help="comma list of mlp_syn, mlp_syn60k, cnn_mnist, cnn_mnist_cl "
-        "(default: all; --quick leaves out cnn_mnist_cl)",
+        help="comma list of mlp_syn, mlp_syn60k, cnn_mnist, cnn_mnist_nchw "
+        "(default: all; --quick leaves out cnn_mnist_nchw)",
     )
     ap.add_argument("--losses", default="contrastive,triplet")
+    ap.add_argument(
+        "--class-distance-points",
+        type=lambda v: None if v in ("all", "none", "null") else int(v),
+        default=10_000,
+        help="training.class_distance_points of a full epoch (default 10000, as config.yaml; "
+        "'all' = every training point, the behaviour before issue #7)",
+    )
     ap.add_argument(
         "--compile", action="store_true", help="also time torch.compile (slow to compile)"
     )
@@ -1184,7 +1206,7 @@ def main(argv=None):
     args.mlp60k_points = args.mlp60k_points or (12_000 if q else 60_000)
 
     T.set_threads(args.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)  # as dmlstudy.pipeline.train_run
+    T.deterministic_mode()  # as dmlstudy.pipeline.train_run
     res = {
         "machine": machine_info(),
         "threads": args.threads,
@@ -1194,7 +1216,7 @@ def main(argv=None):
     sections = set(args.sections.split(","))
     wanted = (
         args.workloads
-        or ("mlp_syn,mlp_syn60k,cnn_mnist" if q else "mlp_syn,mlp_syn60k,cnn_mnist,cnn_mnist_cl")
+        or ("mlp_syn,mlp_syn60k,cnn_mnist" if q else "mlp_syn,mlp_syn60k,cnn_mnist,cnn_mnist_nchw")
     ).split(",")
     losses = args.losses.split(",")
     t_start = time.perf_counter()
@@ -1233,20 +1255,33 @@ def main(argv=None):
             print(f"[compute] matmul GFLOP/s {c['matmul_gflops']}", flush=True)
             c["variants"] = []
             for w in workloads:
-                if w.name in ("mlp_syn60k", "cnn_mnist_cl"):
+                if w.name in ("mlp_syn60k", "cnn_mnist_nchw"):
                     continue  # same step as mlp_syn / a variant of cnn_mnist below
                 cnn = w.name.startswith("cnn")
                 variants = [
                     Variant("train.py step (1 pass, eager)", threads=args.threads),
                     Variant("2 threads", threads=2),
                     Variant("separate passes", threads=args.threads, separate=True),
-                    Variant("Adam foreach", threads=args.threads, adam={"foreach": True}),
-                    Variant("Adam fused", threads=args.threads, adam={"fused": True}),
+                    Variant("Adam foreach", threads=args.threads, adam="foreach"),
+                    Variant(
+                        "Adam for-loop (torch's CPU default)", threads=args.threads, adam="for_loop"
+                    ),
                 ]
                 if cnn:
                     variants[2:2] = [
-                        Variant("channels-last", threads=args.threads, channels_last=True),
-                        Variant("NHWC max-pool only", threads=args.threads, nhwc_pool=True),
+                        Variant("NCHW (channels_last: false)", threads=args.threads, nchw=True),
+                        Variant(
+                            "NCHW, NHWC max-pool only",
+                            threads=args.threads,
+                            nchw=True,
+                            nhwc_pool=True,
+                        ),
+                        Variant(
+                            "NCHW + Adam for-loop (as before issue #7)",
+                            threads=args.threads,
+                            nchw=True,
+                            adam="for_loop",
+                        ),
                     ]
                 if args.compile:
                     variants.append(Variant("torch.compile", threads=args.threads, compile=True))
@@ -1269,7 +1304,7 @@ def main(argv=None):
         if "profile" in sections:
             res["profiles"] = {}
             for w in workloads:
-                if w.name in ("mlp_syn60k", "cnn_mnist_cl"):
+                if w.name in ("mlp_syn60k", "cnn_mnist_nchw"):
                     continue
                 pw = w
                 if w.name.startswith("cnn"):  # a few batches are enough for the op mix

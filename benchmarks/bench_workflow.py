@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
-import datetime
 import json
 import os
 import re
@@ -41,6 +40,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import _common
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,25 +49,10 @@ MARGINS = [0.25, 0.5, 1.0, 1.5, 2.0, 4.0]
 
 
 def machine_info() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     snakemake_version = subprocess.run(
         [sys.executable, "-m", "snakemake", "--version"], capture_output=True, text=True
     ).stdout.strip()
-    return {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "cpu_model": model,
-        "python": sys.version.split()[0],
-        "snakemake": snakemake_version,
-        "loadavg_start": list(os.getloadavg()),
-    }
+    return _common.machine_info(snakemake=snakemake_version)
 
 
 def base_config() -> dict:

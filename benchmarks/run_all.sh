@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The whole benchmark suite of issue #7, in one command (see benchmarks/README.md).
 #
-#   benchmarks/run_all.sh            # full suite, about 14 min on 2 lightly loaded CPU cores
+#   benchmarks/run_all.sh            # full suite, about 16 min on 2 lightly loaded CPU cores
 #   benchmarks/run_all.sh --quick    # smaller sizes and fewer repeats, about 5 min
 #   benchmarks/run_all.sh --out DIR  # results folder (default results/benchmarks/suite)
 #   benchmarks/run_all.sh --only training,workflow   # a subset: training, workflow,
-#                                                    # retrieval, cached_features
+#                                                    # retrieval, cached_features, extraction
 #   benchmarks/run_all.sh --compare-train OLD.py     # also time another train.py side by
 #                                                    # side (e.g. git show REV:src/dmlstudy/train.py)
 #
@@ -24,7 +24,7 @@ fi
 
 QUICK=""
 OUT="results/benchmarks/suite"
-ONLY="training,workflow,retrieval,cached_features"
+ONLY="training,workflow,retrieval,cached_features,extraction"
 TRAIN_EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -75,6 +75,9 @@ if wanted cached_features && [[ -f benchmarks/bench_cached_features.py ]]; then
   else
     run bench_cached_features python benchmarks/bench_cached_features.py
   fi
+fi
+if wanted extraction && [[ -f benchmarks/bench_extraction.py ]]; then
+  run bench_extraction python benchmarks/bench_extraction.py $QUICK --out "$OUT"
 fi
 
 {
