@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole benchmark suite of issue #7, in one command (see benchmarks/README.md).
 #
-#   benchmarks/run_all.sh            # full suite, about 16 min on 2 lightly loaded CPU cores
-#   benchmarks/run_all.sh --quick    # smaller sizes and fewer repeats, about 5 min
+#   benchmarks/run_all.sh            # full suite, about 18 min on 2 lightly loaded CPU cores
+#   benchmarks/run_all.sh --quick    # smaller sizes and fewer repeats, about 8 min
 #   benchmarks/run_all.sh --out DIR  # results folder (default results/benchmarks/suite)
 #   benchmarks/run_all.sh --only training,workflow   # a subset: training, workflow,
 #                                                    # retrieval, cached_features, extraction
