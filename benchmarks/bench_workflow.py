@@ -55,6 +55,17 @@ def machine_info() -> dict:
     return _common.machine_info(snakemake=snakemake_version)
 
 
+def summarize_runs(runs: list[dict]) -> dict:
+    """Wall and CPU seconds and exit codes of repeated Snakemake runs, with medians."""
+    return {
+        "wall_s": [r["wall_s"] for r in runs],
+        "cpu_s": [r["cpu_s"] for r in runs],
+        "rc": [r["rc"] for r in runs],
+        "median_wall_s": statistics.median(r["wall_s"] for r in runs),
+        "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
+    }
+
+
 def base_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
@@ -337,14 +348,7 @@ def main(argv=None):
         bad = [r for r in runs if r["rc"] != 0]
         if bad:
             print(f"[workflow] dry run failed, see {bad[0]['log']}", file=sys.stderr)
-        res["dry_run"] = {
-            "jobs": runs[0]["jobs"],
-            "wall_s": [r["wall_s"] for r in runs],
-            "cpu_s": [r["cpu_s"] for r in runs],
-            "rc": [r["rc"] for r in runs],
-            "median_wall_s": statistics.median(r["wall_s"] for r in runs),
-            "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
-        }
+        res["dry_run"] = {"jobs": runs[0]["jobs"], **summarize_runs(runs)}
         print(
             f"[workflow] snakemake -n, {runs[0]['jobs']} jobs: median {res['dry_run']['median_wall_s']:.2f} s wall, "
             f"{res['dry_run']['median_cpu_s']:.2f} s CPU",
@@ -363,13 +367,7 @@ def main(argv=None):
                 )
                 for i in range(dry_reps)
             ]
-            res["dry_run_no_slurm_probe"] = {
-                "wall_s": [r["wall_s"] for r in runs],
-                "cpu_s": [r["cpu_s"] for r in runs],
-                "rc": [r["rc"] for r in runs],
-                "median_wall_s": statistics.median(r["wall_s"] for r in runs),
-                "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
-            }
+            res["dry_run_no_slurm_probe"] = summarize_runs(runs)
             print(
                 f"[workflow] `scontrol show config` took {res['slurm_probe']['wall_s']:.1f} s (rc "
                 f"{res['slurm_probe']['rc']}); snakemake -n with a fail-fast scontrol: median "

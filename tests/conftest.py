@@ -93,6 +93,18 @@ def copy_run(src, dst) -> Path:
     return Path(dst)
 
 
+def run_outputs(folder) -> dict[str, str]:
+    """The result files of one training run in ``folder``, as ``pipeline.train_run`` takes them."""
+    folder = Path(folder)
+    names = {
+        "model": "model.pt",
+        "history": "history.csv",
+        "embeddings": "embeddings.h5",
+        "config": "config.json",
+    }
+    return {k: str(folder / v) for k, v in names.items()}
+
+
 def write_config(path, cfg: dict) -> Path:
     path = Path(path)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -24,6 +24,7 @@ from conftest import (
     load_yaml,
     output_of,
     require_success,
+    run_outputs,
     run_snakemake,
     write_config,
 )
@@ -36,20 +37,9 @@ RESULT_FILES = ("model", "history", "embeddings", "config")
 DELETE_HINT = "delete it and rerun"
 
 
-def outputs(folder) -> dict[str, str]:
-    folder = Path(folder)
-    names = {
-        "model": "model.pt",
-        "history": "history.csv",
-        "embeddings": "embeddings.h5",
-        "config": "config.json",
-    }
-    return {k: str(folder / v) for k, v in names.items()}
-
-
 def assert_no_results(folder) -> None:
     folder = Path(folder)
-    for name, path in outputs(folder).items():
+    for name, path in run_outputs(folder).items():
         assert not Path(path).exists(), f"{name} was written"
     if folder.exists():  # and no half-written temporary file either
         assert not [p.name for p in folder.iterdir() if p.name.endswith(".part")]
@@ -92,7 +82,7 @@ def test_truncated_data_file_is_a_clear_error(small, tmp_path, fraction):
             small["resolved"],
             "contrastive",
             0,
-            outputs(tmp_path / "run"),
+            run_outputs(tmp_path / "run"),
             tmp_path / "run" / "ck.pt",
         )
     assert str(bad) in str(info.value) and DELETE_HINT in str(info.value)
@@ -131,7 +121,7 @@ def test_corrupt_bytes_are_an_error_or_harmless_never_wrong_numbers(small, tmp_p
 
 def test_corrupt_embeddings_file_fails_evaluation(small, tmp_path):
     run = tmp_path / "run"
-    out = outputs(run)
+    out = run_outputs(run)
     pipeline.train_run(small["data"], small["resolved"], "contrastive", 0, out, run / "ck.pt")
     emb = Path(out["embeddings"])
     emb.write_bytes(emb.read_bytes()[: emb.stat().st_size // 2])
@@ -162,7 +152,7 @@ def test_run_stage_turns_the_error_into_exit_1_and_one_log_line(small, tmp_path,
             small["resolved"],
             "triplet",
             0,
-            outputs(tmp_path / "r"),
+            run_outputs(tmp_path / "r"),
             tmp_path / "r" / "ck.pt",
         )
     assert info.value.code == 1
@@ -181,7 +171,12 @@ def test_nan_in_the_data_stops_training_naming_epoch_and_batch(small, tmp_path, 
         TrainingDivergedError, match=r"loss is nan at epoch 0, batch \d+ .*no result written"
     ):
         pipeline.train_run(
-            data, small["resolved"], loss, 0, outputs(tmp_path / "run"), tmp_path / "run" / "ck.pt"
+            data,
+            small["resolved"],
+            loss,
+            0,
+            run_outputs(tmp_path / "run"),
+            tmp_path / "run" / "ck.pt",
         )
     assert_no_results(tmp_path / "run")
 
@@ -217,7 +212,7 @@ def test_huge_learning_rate_stops_training(small, tmp_path, lr, epochs, batch_si
             resolved,
             "contrastive",
             0,
-            outputs(tmp_path / "run"),
+            run_outputs(tmp_path / "run"),
             tmp_path / "run" / "ck.pt",
         )
     assert "no result written" in str(info.value) and "training.lr" in str(info.value)

@@ -10,6 +10,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from conftest import run_outputs
 
 from dmlstudy import config as C
 from dmlstudy import h5io, pipeline
@@ -189,8 +190,7 @@ def test_history_class_distances_are_those_of_the_subsample(tmp_path):
     data = tmp_path / "synthetic.h5"
     pipeline.prepare_data(cfg["datasets"]["synthetic"], "synthetic", data)
     resolved = C.training_params(cfg, "synthetic_mlp")
-    outputs = {k: tmp_path / f"out.{k}" for k in ("model", "history", "embeddings", "config")}
-    outputs["history"] = tmp_path / "history.csv"
+    outputs = run_outputs(tmp_path)
     pipeline.train_run(data, resolved, "triplet", 0, outputs, tmp_path / "ckpt.pt")
     import pandas as pd
 

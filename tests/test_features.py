@@ -24,24 +24,6 @@ def _offline(monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
-@pytest.fixture(scope="module")
-def tiny_vit_dir(tmp_path_factory):
-    from transformers import ViTConfig, ViTModel
-
-    torch.manual_seed(0)
-    cfg = ViTConfig(
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=37,
-        image_size=32,
-        patch_size=16,
-    )
-    folder = tmp_path_factory.mktemp("tiny_vit")
-    ViTModel(cfg).save_pretrained(folder)
-    return folder
-
-
 def _images_h5(path, n_train=7, n_test=5, channels=1, hw=28, num_classes=3):
     rng = np.random.default_rng(0)
     splits = {}

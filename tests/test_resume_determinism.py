@@ -31,6 +31,7 @@ from conftest import (
     load_yaml,
     output_of,
     require_success,
+    run_outputs,
     run_snakemake,
     snakemake_args,
     snakemake_env,
@@ -53,17 +54,6 @@ args = json.load(open(sys.argv[1]))
 setup_logging(args.pop("log"))
 run_stage(train_run, **args)
 """
-
-
-def outputs(folder) -> dict[str, str]:
-    folder = Path(folder)
-    names = {
-        "model": "model.pt",
-        "history": "history.csv",
-        "embeddings": "embeddings.h5",
-        "config": "config.json",
-    }
-    return {k: str(folder / v) for k, v in names.items()}
 
 
 def history(path) -> pd.DataFrame:
@@ -145,7 +135,7 @@ def reference(tmp_path_factory):
     resolved = C.training_params(cfg, EXPERIMENT)
     ev = C.evaluation_params(cfg, EXPERIMENT)
     run = root / "uninterrupted"
-    out = outputs(run)
+    out = run_outputs(run)
     pipeline.train_run(data, resolved, LOSS, SEED, out, run / "checkpoint.pt", threads=1)
     pipeline.evaluate_run(out["embeddings"], out["history"], ev, run / "metrics.json")
     return {
@@ -165,7 +155,7 @@ def _child_args(ref, run: Path, **override) -> dict:
         "resolved": ref["resolved"],
         "loss": LOSS,
         "seed": SEED,
-        "outputs": outputs(run),
+        "outputs": run_outputs(run),
         "checkpoint": str(run / "checkpoint.pt"),
         "threads": 1,
         "log": str(run / "train.log"),
@@ -229,7 +219,7 @@ def test_checkpoint_of_another_config_is_not_resumed(reference, tmp_path, caplog
     other["loss"]["margin"] = 0.5
     other["training"]["epochs"] = 2
     pipeline.train_run(
-        reference["data"], other, LOSS, SEED, outputs(tmp_path / "other"), run / "checkpoint.pt"
+        reference["data"], other, LOSS, SEED, run_outputs(tmp_path / "other"), run / "checkpoint.pt"
     )
     with caplog.at_level("INFO", logger="dmlstudy.train"):
         pipeline.train_run(
@@ -237,12 +227,12 @@ def test_checkpoint_of_another_config_is_not_resumed(reference, tmp_path, caplog
             reference["resolved"],
             LOSS,
             SEED,
-            outputs(run),
+            run_outputs(run),
             run / "checkpoint.pt",
         )
     assert "belongs to another configuration; starting fresh" in caplog.text
     assert "resuming" not in caplog.text
-    assert_same_history(outputs(run)["history"], reference["outputs"]["history"])
+    assert_same_history(run_outputs(run)["history"], reference["outputs"]["history"])
 
 
 def test_damaged_checkpoint_means_a_fresh_start_not_a_wrong_result(reference, tmp_path, caplog):
@@ -255,12 +245,12 @@ def test_damaged_checkpoint_means_a_fresh_start_not_a_wrong_result(reference, tm
             reference["resolved"],
             LOSS,
             SEED,
-            outputs(run),
+            run_outputs(run),
             run / "checkpoint.pt",
         )
     assert "unreadable" in caplog.text and "training from scratch" in caplog.text
-    assert_same_history(outputs(run)["history"], reference["outputs"]["history"])
-    assert_same_model(outputs(run)["model"], reference["outputs"]["model"])
+    assert_same_history(run_outputs(run)["history"], reference["outputs"]["history"])
+    assert_same_model(run_outputs(run)["model"], reference["outputs"]["model"])
 
 
 @pytest.mark.slow
@@ -315,7 +305,7 @@ def test_two_runs_same_seed_are_identical(reference, tmp_path):
     embeddings and weights, identical metrics.json except ``train_seconds`` (the sum of
     those timings)."""
     run = tmp_path / "again"
-    out = outputs(run)
+    out = run_outputs(run)
     pipeline.train_run(
         reference["data"], reference["resolved"], LOSS, SEED, out, run / "checkpoint.pt", threads=1
     )
@@ -334,7 +324,7 @@ def test_two_runs_same_seed_are_identical(reference, tmp_path):
 
 def test_another_seed_differs(reference, tmp_path):
     """The comparisons above are not vacuous: seed 1 gives another history."""
-    out = outputs(tmp_path / "seed1")
+    out = run_outputs(tmp_path / "seed1")
     pipeline.train_run(
         reference["data"], reference["resolved"], LOSS, 1, out, tmp_path / "seed1" / "ck.pt"
     )
@@ -354,7 +344,7 @@ def test_workflow_run_equals_a_direct_run(tiny_run, tmp_path, experiment, loss, 
     resolved = C.training_params(cfg, experiment)
     data = tiny_run / "results" / "data" / f"{cfg['experiments'][experiment]['dataset']}.h5"
     made = tiny_run / "results" / "runs" / experiment / loss / f"seed{seed}"
-    out = outputs(tmp_path)
+    out = run_outputs(tmp_path)
     pipeline.train_run(
         data, resolved, loss, seed, out, tmp_path / "checkpoint.pt", threads=cfg["threads"]["train"]
     )

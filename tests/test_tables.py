@@ -378,7 +378,7 @@ def test_claims_held_and_not_held(tmp_path, held):
     assert row["n_contrastive"] == 3 and row["n_triplet"] == 3
     assert "n = 3/3 seeds" in row["evidence"] and "Welch p" in row["evidence"]
     assert bool(row["paper_claims_it_here"]) is True
-    assert cl[cl["claim_id"] == "recall_at_1"]["paper_claims_it_here"].iloc[0] == False  # noqa: E712
+    assert bool(cl[cl["claim_id"] == "recall_at_1"]["paper_claims_it_here"].iloc[0]) is False
 
 
 def test_claims_single_seed_untested(tmp_path):

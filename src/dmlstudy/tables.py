@@ -259,36 +259,31 @@ def table1(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     t-test across classes."""
     records = []
     exps = _experiment_order(df)
-    for exp in exps:
-        test = paired_class_ttest(df, exp)
-        for loss in [lo for lo in LOSS_NAMES if lo in set(df["loss"])]:
-            runs = df[(df["experiment"] == exp) & (df["loss"] == loss)]
-            if runs.empty:
-                continue
-            rec = {
-                "experiment": exp,
-                "label": runs["label"].iloc[0] if "label" in runs else exp,
-                "preset": runs["preset"].iloc[0] if "preset" in runs else "",
-                "data": runs["data_description"].iloc[0],
-                "loss": loss,
-                "n_seeds": len(runs),
-            }
-            for key, _ in TABLE1_STATS + [("inter_dist_mean", ""), ("inter_dist_std", "")]:
-                m, s, _n = mean_std(runs[key])
-                rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
-            rec["ttest_t"], rec["ttest_p"], rec["ttest_n_classes"] = (
-                test["t"],
-                test["p"],
-                test["n_classes"],
-            )
-            for key, _ in TABLE1_STATS:
-                rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key)
-            records.append(rec)
+    tests = {exp: paired_class_ttest(df, exp) for exp in exps}
+    for exp, loss, runs, ident in _run_groups(df, exps, _losses(df)):
+        rec = {
+            **ident,
+            "data": runs["data_description"].iloc[0],
+            "loss": loss,
+            "n_seeds": len(runs),
+        }
+        for key, _ in TABLE1_STATS + [("inter_dist_mean", ""), ("inter_dist_std", "")]:
+            m, s, _n = mean_std(runs[key])
+            rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
+        test = tests[exp]
+        rec["ttest_t"], rec["ttest_p"], rec["ttest_n_classes"] = (
+            test["t"],
+            test["p"],
+            test["n_classes"],
+        )
+        for key, _ in TABLE1_STATS:
+            rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key)
+        records.append(rec)
     out = pd.DataFrame(records)
     groups = [(_group_name(df, e), len(TABLE1_STATS)) for e in exps]
     columns = [name for _ in exps for _, name in TABLE1_STATS]
     rows = []
-    for loss in [lo for lo in LOSS_NAMES if lo in set(out["loss"])]:
+    for loss in _losses(out):
         row = [LOSS_NAMES[loss]]
         for exp in exps:
             r = out[(out["experiment"] == exp) & (out["loss"] == loss)]
@@ -346,37 +341,56 @@ def _decay_cell(runs: pd.DataFrame) -> tuple[str, float, float, int]:
     return text, m, s, k
 
 
-def table2(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Table 2: greediness metrics (mean over training epochs) per experiment and loss."""
-    records = []
-    exps = _experiment_order(df)
-    losses = [lo for lo in LOSS_NAMES if lo in set(df["loss"])]
-    cells = {}
+def _losses(df: pd.DataFrame) -> list[str]:
+    """The losses present in ``df``, in table order."""
+    return [lo for lo in LOSS_NAMES if lo in set(df["loss"])]
+
+
+def _run_groups(df: pd.DataFrame, exps: list[str], losses: list[str]):
+    """``(experiment, loss, its runs, the row's identity columns)`` for every experiment and
+    loss that has runs, in table order."""
     for exp in exps:
         for loss in losses:
             runs = df[(df["experiment"] == exp) & (df["loss"] == loss)]
             if runs.empty:
                 continue
-            rec = {
-                "experiment": exp,
-                "label": runs["label"].iloc[0] if "label" in runs else exp,
-                "preset": runs["preset"].iloc[0] if "preset" in runs else "",
-                "loss": loss,
-                "n_seeds": len(runs),
-                "epochs": int(runs["epochs"].max()),
-            }
-            for key, _ in TABLE2_METRICS[:2]:
-                m, s, n = mean_std(runs[key])
-                rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
-                cells[(exp, loss, key)] = pm(m, s, n)
-            text, m, s, k = _decay_cell(runs)
-            rec["loss_decay_epoch_mean"], rec["loss_decay_epoch_std"] = m, s
-            rec["loss_decay_reached"] = k
-            cells[(exp, loss, "loss_decay_epoch")] = text
-            for key, _ in TABLE2_METRICS[:2]:
-                rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key)
-            rec["loss_decay_epoch_p_seeds"] = seed_ttest(df, exp, "loss_decay_epoch")
-            records.append(rec)
+            yield (
+                exp,
+                loss,
+                runs,
+                {
+                    "experiment": exp,
+                    "label": runs["label"].iloc[0] if "label" in runs else exp,
+                    "preset": runs["preset"].iloc[0] if "preset" in runs else "",
+                },
+            )
+
+
+def table2(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Table 2: greediness metrics (mean over training epochs) per experiment and loss."""
+    records = []
+    exps = _experiment_order(df)
+    losses = _losses(df)
+    cells = {}
+    for exp, loss, runs, ident in _run_groups(df, exps, losses):
+        rec = {
+            **ident,
+            "loss": loss,
+            "n_seeds": len(runs),
+            "epochs": int(runs["epochs"].max()),
+        }
+        for key, _ in TABLE2_METRICS[:2]:
+            m, s, n = mean_std(runs[key])
+            rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
+            cells[(exp, loss, key)] = pm(m, s, n)
+        text, m, s, k = _decay_cell(runs)
+        rec["loss_decay_epoch_mean"], rec["loss_decay_epoch_std"] = m, s
+        rec["loss_decay_reached"] = k
+        cells[(exp, loss, "loss_decay_epoch")] = text
+        for key, _ in TABLE2_METRICS[:2]:
+            rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key)
+        rec["loss_decay_epoch_p_seeds"] = seed_ttest(df, exp, "loss_decay_epoch")
+        records.append(rec)
     out = pd.DataFrame(records)
     tested = has_seed_tests(df)
     per_group = losses + (["p"] if tested else [])
@@ -416,29 +430,23 @@ def _metric_table(
     ``[(metric key, header)]``. The CSV has one row per experiment and loss with
     ``{key}_mean``, ``{key}_std``, ``{key}_p_seeds`` for every key."""
     exps = _experiment_order(df)
-    losses = [lo for lo in LOSS_NAMES if lo in set(df["loss"])]
+    losses = _losses(df)
     cols = {e: columns_of(df[df["experiment"] == e]) for e in exps}
     records, cells = [], {}
-    for exp in exps:
-        for loss in losses:
-            runs = df[(df["experiment"] == exp) & (df["loss"] == loss)]
-            if runs.empty:
-                continue
-            rec = {
-                "experiment": exp,
-                "label": runs["label"].iloc[0] if "label" in runs else exp,
-                "preset": runs["preset"].iloc[0] if "preset" in runs else "",
-                "data": runs["data_description"].iloc[0] if "data_description" in runs else "",
-                "loss": loss,
-                "n_seeds": len(runs),
-            }
-            rec.update(extra(runs) if extra else {})
-            for key, _ in cols[exp]:
-                m, s, n = mean_std(runs[key]) if key in runs else (math.nan, math.nan, 0)
-                rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
-                rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key) if key in df else math.nan
-                cells[(exp, loss, key)] = pm(m, s, n)
-            records.append(rec)
+    for exp, loss, runs, ident in _run_groups(df, exps, losses):
+        rec = {
+            **ident,
+            "data": runs["data_description"].iloc[0] if "data_description" in runs else "",
+            "loss": loss,
+            "n_seeds": len(runs),
+        }
+        rec.update(extra(runs) if extra else {})
+        for key, _ in cols[exp]:
+            m, s, n = mean_std(runs[key]) if key in runs else (math.nan, math.nan, 0)
+            rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
+            rec[f"{key}_p_seeds"] = seed_ttest(df, exp, key) if key in df else math.nan
+            cells[(exp, loss, key)] = pm(m, s, n)
+        records.append(rec)
     out = pd.DataFrame(records)
     groups = [(_group_name(df, e), len(cols[e])) for e in exps if cols[e]]
     columns = [name for e in exps for _, name in cols[e]]
