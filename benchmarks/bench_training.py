@@ -59,6 +59,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -133,7 +134,7 @@ class Workload:
     baseline_model_fn: object = None  # the authors' model (NCHW CNN); None = model_fn
     diag_cap: int | None = 10_000  # training.class_distance_points of the full epoch
 
-    @property
+    @functools.cached_property
     def diag_idx(self):
         """As dmlstudy.pipeline.train_run: outliers left out, then a stratified subsample
         of at most ``diag_cap`` points of the full epoch, scaled down like the timed subset

@@ -15,9 +15,13 @@ def _class_sums(v: np.ndarray, inverse: np.ndarray, n_classes: int) -> np.ndarra
     tests), 10-15x faster: a (classes x points) 0/1 CSR matrix times ``v``."""
     if v.ndim == 1:
         return np.bincount(inverse, weights=v, minlength=n_classes)
+    return np.asarray(_membership(inverse, n_classes) @ v)
+
+
+def _membership(inverse: np.ndarray, n_classes: int) -> sp.csr_matrix:
+    """The (classes x points) 0/1 matrix of class membership, one 1 per column."""
     n = len(inverse)
-    member = sp.csr_matrix((np.ones(n), (inverse, np.arange(n))), shape=(n_classes, n))
-    return np.asarray(member @ v)
+    return sp.csr_matrix((np.ones(n), (inverse, np.arange(n))), shape=(n_classes, n))
 
 
 def class_centroids(z: np.ndarray, y: np.ndarray, include_outliers: bool = False):
@@ -101,8 +105,7 @@ class ClassDistances:
             y[self.keep], return_inverse=True, return_counts=True
         )
         self.counts = counts.astype(np.float64)
-        n, c = len(self.inverse), len(self.classes)
-        self.member = sp.csr_matrix((np.ones(n), (self.inverse, np.arange(n))), shape=(c, n))
+        self.member = _membership(self.inverse, len(self.classes))
 
     def __call__(self, z) -> tuple[float, float]:
         zk = np.asarray(z, dtype=np.float64)[self.keep]

@@ -77,17 +77,6 @@ def prepare_data(spec: dict, name: str, out_path: str | os.PathLike) -> None:
 
 
 # --------------------------------------------------------------------------- training
-def _stratified_cap(y: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
-    """Indices of a stratified, seeded subset of at most ``n`` points (all when n is None)."""
-    idx = np.arange(len(y))
-    if n is None or n >= len(y):
-        return idx
-    from sklearn.model_selection import train_test_split
-
-    keep, _ = train_test_split(idx, train_size=n, stratify=y, random_state=seed)
-    return np.sort(keep)
-
-
 def diagnostic_points(y: np.ndarray, outliers: str, n: int | None) -> np.ndarray:
     """Indices of the training points whose embeddings give the per-epoch class distances.
 
@@ -126,7 +115,7 @@ def train_run(
     deterministic_mode()
     tr, te, attrs = load_training_data(data_path)
     settings = TrainSettings.from_resolved(resolved, loss, seed)
-    keep = _stratified_cap(tr["y"], resolved["training"].get("max_train_samples"))
+    keep = stratified_subset(tr["y"], resolved["training"].get("max_train_samples"), seed=0)
     x_train = torch.from_numpy(np.ascontiguousarray(tr["x"][keep]))
     y_train = tr["y"][keep]
     diag = diagnostic_points(
