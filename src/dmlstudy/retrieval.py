@@ -1,7 +1,14 @@
 """Classification and retrieval metrics on embeddings (§4.3, Tables 3 and 4).
 
-Numpy arrays in, Python floats or dicts out; torch does the heavy lifting on the CPU.
-The caller owns ``torch.set_num_threads``. Everything is computed in float32.
+Numpy arrays in, Python floats or dicts out. Importing this module imports numpy only:
+no torch (an evaluation job on saved embeddings starts in well under a second). The
+neighbour search is exact and brute force, in float32: similarity blocks come from one
+BLAS matrix product per query chunk (numpy), and the top k of each block is selected
+with faiss' heap (``faiss-cpu``; a slower numpy selection gives the same result when
+faiss is missing). With ``device="cuda"`` (requested explicitly, and only if a GPU is
+present) the blocks and the selection run on the GPU through torch, imported then.
+The caller owns the number of threads (``threadpoolctl.threadpool_limits(n)`` limits
+numpy's BLAS and faiss' OpenMP alike).
 
 Conventions, following the authors' released code (see docs and FACTS.md):
 
@@ -27,13 +34,15 @@ Conventions, following the authors' released code (see docs and FACTS.md):
   query) counts as a miss for recall@k (as in the authors' code) and is left out of
   MAP@R, where R = 0 makes AP undefined (as in pytorch-metric-learning).
 
-Exact ties in similarity between different gallery items are ordered by
-``torch.topk`` (unspecified but deterministic for a given input).
+**Exact ties** in similarity (or distance) between different gallery items are broken
+by gallery index: the lower index ranks first, on every device and with or without
+faiss. (The selection asks for one neighbour more than needed; where that one ties with
+the last kept, the whole row is ranked again by (similarity, index).)
 
-Memory stays bounded: float32 input is used in place (no normalised copy; gallery norms
-are applied per chunk), and queries are processed in chunks so that the chunk's
-similarity block (chunk x gallery) and its top-K block fit in about ``memory_mb``
-(256 MB default).
+Memory stays bounded: the gallery is held once more, normalised (retrieval) or with
+one extra column (euclidean k-NN), and queries are processed in chunks so that the
+chunk's similarity block (chunk x gallery) and its top-K block fit in about
+``memory_mb`` (256 MB default), or ``chunk_size`` queries when that is given.
 For MAP@R, K is the largest R among the chunk's queries; queries are grouped by class so
 that K follows each class's own size.
 """
@@ -41,26 +50,27 @@ that K follows each class's own size.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import torch
 
 from .errors import DmlStudyError
 
 __all__ = [
     "MetricInputError",
+    "DEVICES",
     "knn_predict",
     "knn_accuracy",
     "linear_probe_accuracy",
     "recall_at_k",
     "map_at_r",
     "retrieval_metrics",
+    "top_k",
 ]
 
 DEFAULT_MEMORY_MB = 256
 METRICS = ("euclidean", "cosine")
+DEVICES = ("cpu", "cuda")
 
 
 class MetricInputError(DmlStudyError, ValueError):
@@ -117,6 +127,12 @@ def _check_ks(ks: Iterable[int]) -> tuple[int, ...]:
     return tuple(_check_k(k, "each k in ks") for k in ks)
 
 
+def _check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise MetricInputError(f"device must be one of {DEVICES}, got {device!r}")
+    return device
+
+
 def _chunk_rows(chunk_size, bytes_per_row: int, memory_mb: float) -> int:
     if chunk_size is not None:
         return _check_k(chunk_size, "chunk_size")
@@ -125,18 +141,137 @@ def _chunk_rows(chunk_size, bytes_per_row: int, memory_mb: float) -> int:
     return max(1, int(memory_mb * 2**20 // max(bytes_per_row, 1)))
 
 
-def _tensor(arr: np.ndarray) -> torch.Tensor:
-    """Share memory with ``arr``; these tensors are only read, so a read-only array (an
-    h5py or memory-mapped read) is fine and needs no copy."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        return torch.from_numpy(arr)
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """A float32 copy with L2-normalised rows; a zero row stays zero (similarity 0 to
+    everything instead of NaN)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
+    return (x / np.maximum(norms, 1e-12)[:, None]).astype(np.float32, copy=False)
 
 
-def _inv_norms(x: torch.Tensor) -> torch.Tensor:
-    """1 / ||row||, so the gallery is normalised on the fly without a full copy. A zero
-    vector keeps similarity 0 to everything instead of becoming NaN."""
-    return torch.linalg.vector_norm(x, dim=1).clamp_min_(1e-12).reciprocal_()
+# --------------------------------------------------------------------------- exact top k
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:  # pragma: no cover - faiss-cpu is in the pinned environment
+        return None
+    return faiss
+
+
+def _select_cpu(block: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kk largest entries of each row of a C-contiguous float32 block, in any order
+    among ties. faiss' heap (what its flat index uses, parallel over rows) when it is
+    installed, else numpy's introselect."""
+    c, n = block.shape
+    faiss = _faiss()
+    if faiss is not None:
+        val = np.empty((c, kk), dtype=np.float32)
+        ids = np.empty((c, kk), dtype=np.int64)
+        heap = faiss.float_minheap_array_t()  # a min-heap keeps the largest values
+        heap.nh, heap.k = c, kk
+        heap.val, heap.ids = faiss.swig_ptr(val), faiss.swig_ptr(ids)
+        heap.heapify()
+        heap.addn(n, faiss.swig_ptr(block), 0, 0, c)
+        return val, ids
+    ids = np.argpartition(block, n - kk, axis=1)[:, n - kk :]
+    return np.take_along_axis(block, ids, axis=1), ids
+
+
+class _Gallery:
+    """A float32 gallery on its device: similarity blocks for query chunks and their
+    exact top k with the tie rule of this module (lower gallery index first)."""
+
+    def __init__(self, g: np.ndarray, device: str):
+        self.n = g.shape[0]
+        self.device = device
+        if device == "cuda":
+            import torch  # only here: CPU evaluation never imports torch
+
+            if not torch.cuda.is_available():
+                raise MetricInputError('device="cuda" requested, but torch sees no GPU')
+            self.torch = torch
+            self.g = torch.from_numpy(g).to("cuda")
+        else:
+            self.g = g
+            self.buf = None
+
+    def scores(self, q: np.ndarray):
+        """q @ gallery.T, (len(q), n) float32 (a torch tensor on the GPU)."""
+        if self.device == "cuda":
+            torch = self.torch
+            prev = torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = False  # exact float32, as on the CPU
+            try:
+                return torch.from_numpy(q).to("cuda") @ self.g.T
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = prev
+        if self.buf is None or self.buf.shape[0] < q.shape[0]:
+            self.buf = np.empty((q.shape[0], self.n), dtype=np.float32)
+        return np.matmul(q, self.g.T, out=self.buf[: q.shape[0]])
+
+    def top(self, block, k: int, exclude=None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top k of each row of ``block``: (values, indices), both (c, k), sorted by
+        decreasing value and, among equal values, increasing index. ``exclude`` =
+        (rows, cols) entries never returned (the query itself)."""
+        n_valid = self.n - (1 if exclude is not None else 0)
+        if exclude is not None:
+            if self.device == "cuda":
+                exclude = tuple(self.torch.from_numpy(e).to("cuda") for e in exclude)
+            block[exclude] = -math.inf
+        kk = min(k + 1, n_valid)  # one more than needed, to see a tie at the boundary
+        if self.device == "cuda":
+            v, i = self.torch.topk(block, kk, dim=1, largest=True, sorted=False)
+            val, ids = v.cpu().numpy(), i.cpu().numpy()
+        else:
+            val, ids = _select_cpu(block, kk)
+        order = np.lexsort((ids, -val), axis=1)
+        val = np.take_along_axis(val, order, axis=1)
+        ids = np.take_along_axis(ids, order, axis=1)
+        if kk > k:
+            tied = np.flatnonzero(val[:, k - 1] == val[:, k])
+            for r in tied:  # rare: rank the whole row again by (value, index)
+                row = block[r].cpu().numpy() if self.device == "cuda" else block[r]
+                cand = np.flatnonzero(row >= val[r, k - 1])
+                cand = cand[np.lexsort((cand, -row[cand]))[:k]]
+                val[r, :k], ids[r, :k] = row[cand], cand
+        return val[:, :k], ids[:, :k]
+
+
+def top_k(
+    query_x,
+    gallery_x,
+    k: int,
+    exclude_self: bool = False,
+    chunk_size: int | None = None,
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    device: str = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k gallery items by dot product for each query: (similarities, indices),
+    each (n_query, k), best first, equal similarities by increasing gallery index.
+    ``exclude_self`` (query i is gallery item i) leaves each query out of its own list.
+    The building block of the metrics here, public for benchmarks and tests."""
+    q_all = _as_embeddings(query_x, "query_x")
+    g = _as_embeddings(gallery_x, "gallery_x")
+    if q_all.shape[1] != g.shape[1]:
+        raise MetricInputError(
+            f"query_x has dimension {q_all.shape[1]} but gallery_x has {g.shape[1]}"
+        )
+    k = _check_k(k)
+    if exclude_self and q_all.shape[0] != g.shape[0]:
+        raise MetricInputError("exclude_self needs query_x and gallery_x of the same length")
+    if k > g.shape[0] - int(exclude_self):
+        raise MetricInputError(f"k={k} is larger than the gallery ({g.shape[0]} items)")
+    gal = _Gallery(g, _check_device(device))
+    step = _chunk_rows(chunk_size, 4 * g.shape[0] + 24 * k, memory_mb)
+    vals = np.empty((q_all.shape[0], k), dtype=np.float32)
+    ids = np.empty((q_all.shape[0], k), dtype=np.int64)
+    for start in range(0, q_all.shape[0], step):
+        q = q_all[start : start + step]
+        rows = np.arange(q.shape[0])
+        ex = (rows, rows + start) if exclude_self else None
+        vals[start : start + len(q)], ids[start : start + len(q)] = gal.top(gal.scores(q), k, ex)
+    return vals, ids
 
 
 # --------------------------------------------------------------------------- k-NN
@@ -150,10 +285,12 @@ def knn_predict(
     metric: str = "euclidean",
     chunk_size: int | None = None,
     memory_mb: float = DEFAULT_MEMORY_MB,
+    device: str = "cpu",
 ) -> np.ndarray:
     """Predict a label for each row of ``query_x`` by a uniform vote of its k nearest
     train embeddings. Ties between classes go to the class of the nearest neighbour
-    among the tied classes. Returns an int64 array of shape (n_query,)."""
+    among the tied classes (equally near neighbours: the lower train index counts as
+    nearer). Returns an int64 array of shape (n_query,)."""
     train = _as_embeddings(train_x, "train_x")
     labels = _as_labels(train_y, train.shape[0], "train_y")
     query = _as_embeddings(query_x, "query_x")
@@ -168,32 +305,27 @@ def knn_predict(
         )
     if metric not in METRICS:
         raise MetricInputError(f"metric must be one of {METRICS}, got {metric!r}")
+    device = _check_device(device)
 
-    g = _tensor(train)
-    q_all = _tensor(query)
     if metric == "cosine":
-        # Rank by q.t / |t| (|q| is constant per query): no normalised copy of train.
-        scale, bias = _inv_norms(g), None
+        # Rank by q.t / |t| (|q| is constant per query).
+        gallery, queries = _unit_rows(train), query
     else:
-        # argmin |q - t|^2 == argmax (2 q.t - |t|^2): |q|^2 is constant per query.
-        scale, bias = None, torch.linalg.vector_norm(g, dim=1).square_()
-    lab = _tensor(labels)
+        # argmin |q - t|^2 == argmax (q.t - |t|^2 / 2): one extra column makes it a
+        # single matrix product, [q, 1] . [t, -|t|^2 / 2].
+        sq = np.einsum("ij,ij->i", train, train, dtype=np.float64)
+        gallery = np.hstack([train, (-0.5 * sq).astype(np.float32)[:, None]])
+        queries = np.hstack([query, np.ones((query.shape[0], 1), dtype=np.float32)])
+    gal = _Gallery(gallery, device)
     step = _chunk_rows(chunk_size, 4 * train.shape[0], memory_mb)
     out = np.empty(query.shape[0], dtype=np.int64)
     for start in range(0, query.shape[0], step):
-        q = q_all[start : start + step]
-        sims = q @ g.T
-        if scale is not None:
-            sims.mul_(scale)
-        else:
-            sims.mul_(2.0).sub_(bias)
-        _, idx = torch.topk(sims, k, dim=1, largest=True, sorted=True)
-        del sims
-        nn = lab[idx]  # (c, k), nearest first
-        votes = (nn.unsqueeze(2) == nn.unsqueeze(1)).sum(dim=2)  # votes for nn[:, j]'s class
-        winner = votes == votes.max(dim=1, keepdim=True).values
-        first = winner.to(torch.int8).argmax(dim=1)  # first (nearest) winning position
-        out[start : start + q.shape[0]] = nn.gather(1, first.unsqueeze(1)).squeeze(1).numpy()
+        q = queries[start : start + step]
+        _, idx = gal.top(gal.scores(q), k)
+        nn = labels[idx]  # (c, k), nearest first
+        votes = (nn[:, :, None] == nn[:, None, :]).sum(axis=2)  # votes for nn[:, j]'s class
+        first = (votes == votes.max(axis=1, keepdims=True)).argmax(axis=1)
+        out[start : start + q.shape[0]] = nn[np.arange(nn.shape[0]), first]
     return out
 
 
@@ -206,12 +338,13 @@ def knn_accuracy(
     metric: str = "euclidean",
     chunk_size: int | None = None,
     memory_mb: float = DEFAULT_MEMORY_MB,
+    device: str = "cpu",
 ) -> float:
     """Accuracy on the test set of a k-NN classifier on the train embeddings (see
     :func:`knn_predict` for the vote and its tie rule)."""
     test = _as_embeddings(test_x, "test_x")
     test_labels = _as_labels(test_y, test.shape[0], "test_y")
-    pred = knn_predict(train_x, train_y, test, k, metric, chunk_size, memory_mb)
+    pred = knn_predict(train_x, train_y, test, k, metric, chunk_size, memory_mb, device)
     return float(np.mean(pred == test_labels))
 
 
@@ -265,9 +398,11 @@ def _retrieval(
     query_mask,
     chunk_size: int | None,
     memory_mb: float,
+    device: str,
 ) -> dict:
     emb = _as_embeddings(x, "x")
     labels = _as_labels(y, emb.shape[0], "y")
+    device = _check_device(device)
     n = emb.shape[0]
     if query_mask is None:
         mask = labels >= 0
@@ -298,11 +433,8 @@ def _retrieval(
         queries = queries[order]
     r_q = r_all[queries] if want_map else np.zeros(queries.size, dtype=np.int64)
 
-    # Similarity = (q / |q|) . (g / |g|); the gallery's norms are applied per chunk, so
-    # no normalised copy of the whole set is held.
-    g = _tensor(emb)
-    inv_norm = _inv_norms(g)
-    lab = _tensor(labels)
+    unit = _unit_rows(emb)
+    gal = _Gallery(unit, device)
     hits = dict.fromkeys(ks, 0)
     ap_sum = 0.0
     n_map = 0
@@ -318,37 +450,29 @@ def _retrieval(
             # The first query of a chunk has the largest R: re-size chunk to it.
             kk = max(k_max, int(r_q[start]))
             stop = min(start + _chunk_rows(None, 4 * n + 40 * kk, memory_mb), queries.size)
-        q_idx = torch.from_numpy(queries[start:stop])
+        q_idx = queries[start:stop]
         c = q_idx.shape[0]
-        r_chunk = torch.from_numpy(r_q[start:stop])
-        kk = max(k_max, int(r_chunk.max()) if want_map else 0)
+        r_chunk = r_q[start:stop]
+        kk = min(max(k_max, int(r_chunk.max()) if want_map else 0), n - 1)
+        if kk == 0:  # only lone queries for MAP@R and no recall asked
+            start = stop
+            continue
 
-        sims = (g[q_idx] * inv_norm[q_idx].unsqueeze(1)) @ g.T
-        sims.mul_(inv_norm)
-        sims[torch.arange(c), q_idx] = float("-inf")  # exclude the query itself
-        _, idx = torch.topk(sims, kk, dim=1, largest=True, sorted=True)
-        del sims
-        match = lab[idx] == lab[q_idx].unsqueeze(1)  # (c, kk) bool
+        _, idx = gal.top(gal.scores(unit[q_idx]), kk, exclude=(np.arange(c), q_idx))
+        match = labels[idx] == labels[q_idx][:, None]  # (c, kk) bool
         del idx
 
-        if ks:
-            # first_hit[i] = 0-based rank of the first hit, kk if none.
-            any_hit = match[:, :k_max].any(dim=1)
-            first_hit = torch.where(
-                any_hit, match[:, :k_max].to(torch.int8).argmax(dim=1), torch.tensor(kk)
-            )
-            for k in ks:
-                hits[k] += int((first_hit < k).sum())
+        for k in ks:
+            hits[k] += int(match[:, :k].any(axis=1).sum())
 
         if want_map:
             valid = r_chunk > 0
-            if bool(valid.any()):
-                rank = torch.arange(1, kk + 1)
-                rel = match & (rank.unsqueeze(0) <= r_chunk.unsqueeze(1))
-                cum = rel.cumsum(dim=1, dtype=torch.int32)
-                prec_sum = cum.to(torch.float64).div_(rank).mul_(rel).sum(dim=1)
-                ap = prec_sum[valid] / r_chunk[valid].to(torch.float64)
-                ap_sum += float(ap.sum())
+            if valid.any():
+                rank = np.arange(1, kk + 1)
+                rel = match & (rank[None, :] <= r_chunk[:, None])
+                cum = rel.cumsum(axis=1, dtype=np.int32)
+                prec_sum = (cum / rank * rel).sum(axis=1)
+                ap_sum += float((prec_sum[valid] / r_chunk[valid]).sum())
                 n_map += int(valid.sum())
         start = stop
 
@@ -365,6 +489,7 @@ def recall_at_k(
     chunk_size: int | None = None,
     query_mask=None,
     memory_mb: float = DEFAULT_MEMORY_MB,
+    device: str = "cpu",
 ) -> dict[int, float]:
     """Recall@k for each k in ``ks`` with ``x`` as both queries and gallery.
 
@@ -375,7 +500,7 @@ def recall_at_k(
     Returns ``{k: recall}``.
     """
     ks = _check_ks(ks)
-    return _retrieval(x, y, ks, False, query_mask, chunk_size, memory_mb)["recall"]
+    return _retrieval(x, y, ks, False, query_mask, chunk_size, memory_mb, device)["recall"]
 
 
 def map_at_r(
@@ -384,11 +509,12 @@ def map_at_r(
     chunk_size: int | None = None,
     query_mask=None,
     memory_mb: float = DEFAULT_MEMORY_MB,
+    device: str = "cpu",
 ) -> float:
     """MAP@R (Musgrave et al. 2020) with ``x`` as both queries and gallery, same ranking
     and query selection as :func:`recall_at_k`. Queries without any other item of their
     class are skipped; returns NaN if no query remains."""
-    return _retrieval(x, y, (), True, query_mask, chunk_size, memory_mb)["map_at_r"]
+    return _retrieval(x, y, (), True, query_mask, chunk_size, memory_mb, device)["map_at_r"]
 
 
 def retrieval_metrics(
@@ -398,11 +524,12 @@ def retrieval_metrics(
     chunk_size: int | None = None,
     query_mask=None,
     memory_mb: float = DEFAULT_MEMORY_MB,
+    device: str = "cpu",
 ) -> dict[str, float]:
     """Recall@k for each k and MAP@R from one top-K search per query chunk,
     K = max(max(ks), R). Returns ``{"recall@1": ..., "recall@5": ..., "map@r": ...}``."""
     ks = _check_ks(ks)
-    res = _retrieval(x, y, ks, True, query_mask, chunk_size, memory_mb)
+    res = _retrieval(x, y, ks, True, query_mask, chunk_size, memory_mb, device)
     out = {f"recall@{k}": v for k, v in res["recall"].items()}
     out["map@r"] = res["map_at_r"]
     return out

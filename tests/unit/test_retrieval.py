@@ -5,6 +5,8 @@ pytorch-metric-learning and scikit-learn."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from dmlstudy.retrieval import (
     map_at_r,
     recall_at_k,
     retrieval_metrics,
+    top_k,
 )
 
 SEEDS = (0, 1, 2)
@@ -452,3 +455,107 @@ def test_read_only_inputs_need_no_copy_and_warn_nothing(recwarn):
     assert_recall_close(recall_at_k(x, y, (1, 5)), want, 60)
     assert knn_accuracy(x, y, x, y, k=1) == 1.0
     assert not [w for w in recwarn if "writable" in str(w.message)]
+
+
+# ----------------------------------------------------------------- exact ties
+
+
+def tied(seed, n=120, dim=16, n_classes=4, n_distinct=9):
+    """Items drawn from a few distinct +-1 vectors: every norm is 4, so normalised
+    coordinates (+-1/4) and all dot products (multiples of 1/16) are exact in float32,
+    and many similarities are exactly equal. Labels are random, so a tie decides hits."""
+    rng = np.random.default_rng(seed)
+    base = rng.choice([-1.0, 1.0], size=(n_distinct, dim))
+    x = base[rng.integers(0, n_distinct, size=n)].astype(np.float32)
+    y = rng.integers(0, n_classes, size=n).astype(np.int64)
+    return x, y
+
+
+@pytest.fixture(params=["faiss", "numpy"])
+def selection(request, monkeypatch):
+    """Run a test with faiss' heap selection and with the numpy fallback (faiss hidden)."""
+    if request.param == "numpy":
+        monkeypatch.setitem(sys.modules, "faiss", None)  # `import faiss` raises ImportError
+    return request.param
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("chunk_size", [1, 7, None])
+def test_ties_broken_by_lower_index_like_a_stable_sort(seed, chunk_size, selection):
+    x, y = tied(seed)
+    ks = (1, 2, 5, 10, 50)
+    # Exact values: the stable float64 sort of the brute force is the reference, no tolerance.
+    assert recall_at_k(x, y, ks, chunk_size=chunk_size) == brute_recall(x, y, ks)
+    assert map_at_r(x, y, chunk_size=chunk_size) == pytest.approx(brute_map_at_r(x, y), abs=1e-12)
+    u = _unit(x)
+    want = np.argsort(-(u @ u.T), axis=1, kind="stable")
+    for k in (1, 3, 40, 119):
+        sims, idx = top_k(x / 4, x / 4, k, chunk_size=chunk_size)
+        np.testing.assert_array_equal(idx, want[:, :k])
+        assert np.all(np.diff(sims, axis=1) <= 0)
+    # Self excluded: the stable order with the item itself removed.
+    _, idx = top_k(x / 4, x / 4, 30, exclude_self=True, chunk_size=chunk_size)
+    ranks = _rankings(x)
+    np.testing.assert_array_equal(idx, np.stack([r[:30] for r in ranks]))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("k", [1, 4, 5])
+def test_knn_distance_ties_like_a_stable_sort(seed, metric, k, selection):
+    # Integer points: squared distances (and q.t - |t|^2/2) are exact; many are equal.
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, size=(200, 3)).astype(np.float32)
+    y = rng.integers(0, 3, size=200).astype(np.int64)
+    if metric == "cosine":
+        x, _ = tied(seed, n=200)
+    tr, te = slice(0, 150), slice(150, None)
+    want = brute_knn_predict(x[tr], y[tr], x[te], k, metric)
+    for chunk_size in (1, 9, None):
+        pred = knn_predict(x[tr], y[tr], x[te], k=k, metric=metric, chunk_size=chunk_size)
+        np.testing.assert_array_equal(pred, want)
+
+
+def test_faiss_and_numpy_selection_agree(monkeypatch):
+    x, y = clustered(16, n=400, n_classes=6, spread=2.5, outliers=5)
+    with_faiss = retrieval_metrics(x, y, (1, 5, 10))
+    knn = knn_predict(x[:300], y[:300], x[300:], k=5)
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    assert retrieval_metrics(x, y, (1, 5, 10)) == with_faiss
+    np.testing.assert_array_equal(knn_predict(x[:300], y[:300], x[300:], k=5), knn)
+
+
+def test_top_k_validates():
+    x, _ = clustered(17, n=20)
+    with pytest.raises(MetricInputError, match="larger than the gallery"):
+        top_k(x, x, 20, exclude_self=True)
+    with pytest.raises(MetricInputError, match="same length"):
+        top_k(x[:5], x, 2, exclude_self=True)
+    with pytest.raises(MetricInputError, match="dimension"):
+        top_k(x[:, :3], x, 2)
+    with pytest.raises(MetricInputError, match="device"):
+        recall_at_k(x, np.arange(20) % 2, device="tpu")
+
+
+def test_cpu_evaluation_does_not_import_torch():
+    code = (
+        "import sys, numpy as np; from dmlstudy import retrieval as r; "
+        "x = np.random.default_rng(0).normal(size=(200, 8)).astype('float32'); "
+        "y = np.arange(200) % 4; r.retrieval_metrics(x, y); r.knn_accuracy(x, y, x, y); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cuda_path_matches_cpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no GPU")
+    x, y = clustered(18, n=500, n_classes=5, spread=2.5)
+    assert retrieval_metrics(x, y, device="cuda") == pytest.approx(retrieval_metrics(x, y))
+    xt, yt = tied(0)
+    assert recall_at_k(xt, yt, (1, 5), device="cuda") == recall_at_k(xt, yt, (1, 5))
+    np.testing.assert_array_equal(
+        knn_predict(x[:400], y[:400], x[400:], device="cuda"),
+        knn_predict(x[:400], y[:400], x[400:]),
+    )
