@@ -8,8 +8,21 @@ Methods:
   ours      dmlstudy.retrieval.recall_at_k + knn_accuracy(metric="cosine")
   ours_map  dmlstudy.retrieval.retrieval_metrics (recall@k and MAP@R, one pass) + knn_accuracy
   faiss     IndexFlatIP, search k = 11 (self dropped) and k = 5 for the vote
+  faiss_map faiss (SkylakeX kernels as faiss_skx) for recall@k and MAP@R: search k = R + 1
+            (R = largest class size - 1) in chunks of 2,048 queries, then the 5-NN vote
+  faiss_skx the same as faiss with OPENBLAS_CORETYPE=SkylakeX in that worker's environment: faiss-cpu's
+            bundled OpenBLAS 0.3.15 does not recognise newer Xeons and falls back to its
+            "Barcelona" kernels when the variable is unset (faiss at its best here)
   sklearn   NearestNeighbors(algorithm="brute").kneighbors() (self excluded) for recall,
             KNeighborsClassifier(5, algorithm="brute").score() for accuracy
+  before    another retrieval.py (--before FILE, e.g. ``git show 413ae6c:src/dmlstudy/
+            retrieval.py``: the torch implementation), same calls as ``ours``
+
+Environment: every worker reports what threadpoolctl sees (each BLAS/OpenMP library, its
+version, kernel ("architecture") and thread count). For a fair run unset the OpenBLAS
+variables in the benchmark command alone::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_retrieval.py ...
 
 Each (method, n_classes) runs in its own subprocess, so peak memory is that method's
 alone: the peak resident set (VmHWM, reset after data generation where the kernel
@@ -40,7 +53,9 @@ import time
 
 import numpy as np
 
-METHODS = ("ours", "ours_map", "faiss", "sklearn")
+METHODS = ("ours", "ours_map", "faiss", "faiss_skx", "faiss_map", "sklearn", "before")
+# extra environment of a method's worker
+WORKER_ENV = {m: {"OPENBLAS_CORETYPE": "SkylakeX"} for m in ("faiss_skx", "faiss_map")}
 KS = (1, 5, 10)
 K_NN = 5
 
@@ -73,8 +88,24 @@ def recall_from_neighbours(nbr: np.ndarray, y: np.ndarray) -> dict:
     return {f"recall@{k}": float(match[:, :k].any(axis=1).mean()) for k in KS}
 
 
-def run_ours(x, y, tr, te, with_map):
-    from dmlstudy.retrieval import knn_accuracy, recall_at_k, retrieval_metrics
+def load_module(path):
+    """Another version of dmlstudy/retrieval.py, loaded inside the dmlstudy package."""
+    import importlib.util
+
+    name = "dmlstudy.retrieval_before"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    mod.__package__ = "dmlstudy"
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_ours(x, y, tr, te, with_map, module=None):
+    if module is None:
+        from dmlstudy import retrieval as module
+    knn_accuracy, recall_at_k = module.knn_accuracy, module.recall_at_k
+    retrieval_metrics = module.retrieval_metrics
 
     if with_map:
         out = retrieval_metrics(x, y, KS)
@@ -95,6 +126,38 @@ def run_faiss(x, y, tr, te):
     order = np.argsort(~not_self, axis=1, kind="stable")
     nbr = np.take_along_axis(nbr, order, axis=1)[:, : max(KS)]
     out = recall_from_neighbours(nbr, y)
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x[tr])
+    _, nn = index.search(x[te], K_NN)
+    out["acc5"] = float((vote(y[tr][nn]) == y[te]).mean())
+    return out
+
+
+def run_faiss_map(x, y, tr, te):
+    """recall@k and MAP@R from one search of k = max R + 1 per query chunk."""
+    import faiss
+
+    _, counts = np.unique(y, return_counts=True)
+    kk = max(int(counts.max()) - 1, max(KS)) + 1
+    r = np.bincount(y)[y] - 1
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    hits = dict.fromkeys(KS, 0)
+    ap = 0.0
+    rank = np.arange(1, kk)
+    for s in range(0, len(x), 2048):
+        q = np.arange(s, min(s + 2048, len(x)))
+        _, nbr = index.search(x[q], kk)
+        not_self = nbr != q[:, None]
+        order = np.argsort(~not_self, axis=1, kind="stable")
+        nbr = np.take_along_axis(nbr, order, axis=1)[:, : kk - 1]
+        match = y[nbr] == y[q, None]
+        for k in KS:
+            hits[k] += int(match[:, :k].any(axis=1).sum())
+        rel = match & (rank[None, :] <= r[q, None])
+        ap += float(((rel.cumsum(axis=1) / rank * rel).sum(axis=1) / r[q]).sum())
+    out = {f"recall@{k}": hits[k] / len(x) for k in KS}
+    out["map@r"] = ap / len(x)
     index = faiss.IndexFlatIP(x.shape[1])
     index.add(x[tr])
     _, nn = index.search(x[te], K_NN)
@@ -141,16 +204,21 @@ def _peak_kb(reset_ok: bool) -> int:
 
 def worker(args) -> None:
     threads = args.threads
-    import torch  # noqa: F401  (imported by every method's process alike, for equal baselines)
+    before = None
+    if args.worker == "before":
+        import torch
 
-    torch.set_num_threads(threads)
-    from threadpoolctl import threadpool_limits
+        torch.set_num_threads(threads)
+        before = load_module(args.before)
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    threadpool_limits(threads)
-    if args.worker == "faiss":
+    if args.worker in ("ours", "ours_map", "faiss", "faiss_skx", "faiss_map"):
         import faiss
 
         faiss.omp_set_num_threads(threads)
+    if args.worker == "sklearn":
+        import sklearn.neighbors  # noqa: F401  (loads its OpenMP runtime before the limits)
+    threadpool_limits(threads)
 
     x, y = make_data(args.n, args.dim, args.n_classes, args.noise, args.seed)
     n_train = int(0.8 * args.n)
@@ -159,6 +227,9 @@ def worker(args) -> None:
         "ours": lambda: run_ours(x, y, tr, te, with_map=False),
         "ours_map": lambda: run_ours(x, y, tr, te, with_map=True),
         "faiss": lambda: run_faiss(x, y, tr, te),
+        "faiss_skx": lambda: run_faiss(x, y, tr, te),
+        "faiss_map": lambda: run_faiss_map(x, y, tr, te),
+        "before": lambda: run_ours(x, y, tr, te, with_map=args.before_map, module=before),
         "sklearn": lambda: run_sklearn(x, y, tr, te),
     }[args.worker]
     reset_ok = _reset_peak()
@@ -179,6 +250,17 @@ def worker(args) -> None:
                 "rss_before_mb": rss_before / 1024,
                 "peak_mb": peak / 1024,
                 "peak_source": "VmHWM (reset)" if reset_ok else "ru_maxrss",
+                "threadpools": [
+                    {
+                        k: d.get(k)
+                        for k in ("internal_api", "version", "architecture", "num_threads")
+                    }
+                    | {"library": os.path.basename(d["filepath"])}
+                    for d in threadpool_info()
+                ],
+                "openblas_env": {
+                    v: os.environ.get(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                },
             }
         )
     )
@@ -195,6 +277,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--json", help="also write all results to this file")
+    p.add_argument("--before", help="another retrieval.py, timed as method 'before'")
+    p.add_argument(
+        "--before-map", action="store_true", help="'before' runs retrieval_metrics (MAP@R too)"
+    )
     p.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     p.add_argument("--n-classes", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -232,7 +318,13 @@ def main() -> None:
                 "--threads",
                 str(args.threads),
             ]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if m == "before":
+                if not args.before:
+                    print("[before] needs --before FILE; skipped", file=sys.stderr)
+                    continue
+                cmd += ["--before", args.before] + (["--before-map"] if args.before_map else [])
+            env = {**os.environ, **WORKER_ENV.get(m, {})}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 print(f"[{m}, {c} classes] failed:\n{proc.stderr}", file=sys.stderr)
                 continue
@@ -260,6 +352,18 @@ def main() -> None:
                 f"{res['acc5']:.4f}   {map_r}"
             )
             all_rows.append({"n_classes": c, "method": m, **r})
+    print("\nlibraries each method ran (threadpoolctl: api, version, kernel, threads):")
+    seen = set()
+    for r in all_rows:
+        if r["method"] in seen:
+            continue
+        seen.add(r["method"])
+        libs = "; ".join(
+            f"{d['library']} {d['internal_api']} {d['version'] or ''} "
+            f"{d['architecture'] or ''} x{d['num_threads']}"
+            for d in r["threadpools"]
+        )
+        print(f"  {r['method']:<9} env {r['openblas_env']}: {libs}")
     sources = sorted({r["peak_source"] for r in all_rows})
     print(f"\npeak memory from: {', '.join(sources)}; extra = peak - RSS before the first call")
     print("CPU s = process CPU time (all threads), median; less sensitive than wall time")

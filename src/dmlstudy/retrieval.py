@@ -159,12 +159,16 @@ def _faiss():
     return faiss
 
 
+HEAP_MAX_K = 64  # above this, numpy's introselect beats a heap (MAP@R asks for K = R)
+
+
 def _select_cpu(block: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     """The kk largest entries of each row of a C-contiguous float32 block, in any order
-    among ties. faiss' heap (what its flat index uses, parallel over rows) when it is
-    installed, else numpy's introselect."""
+    among ties: faiss' heap (what its flat index uses, parallel over rows) for small kk
+    when faiss is installed, else numpy's introselect (about 2.5 ns an entry on one
+    core, whatever kk; a heap costs 1.5 ns at kk = 11 but 25 ns at kk = 2,000)."""
     c, n = block.shape
-    faiss = _faiss()
+    faiss = _faiss() if kk <= HEAP_MAX_K else None
     if faiss is not None:
         val = np.empty((c, kk), dtype=np.float32)
         ids = np.empty((c, kk), dtype=np.int64)
@@ -174,8 +178,32 @@ def _select_cpu(block: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
         heap.heapify()
         heap.addn(n, faiss.swig_ptr(block), 0, 0, c)
         return val, ids
-    ids = np.argpartition(block, n - kk, axis=1)[:, n - kk :]
-    return np.take_along_axis(block, ids, axis=1), ids
+    return _select_numpy(block, kk)
+
+
+def _select_numpy(block: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    c, n = block.shape
+    val = np.empty((c, kk), dtype=np.float32)
+    ids = np.empty((c, kk), dtype=np.int64)
+    step = max(1, 2**21 // n)  # rows per call: argpartition's index array stays ~16 MB
+    for s in range(0, c, step):
+        part = block[s : s + step]
+        idx = np.argpartition(part, n - kk, axis=1)[:, n - kk :]
+        ids[s : s + step] = idx
+        val[s : s + step] = np.take_along_axis(part, idx, axis=1)
+    return val, ids
+
+
+def _sort_rows(val: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by decreasing value, then increasing index, with one integer sort:
+    key = (order-preserving int32 of -value) << 32 | index (indices < 2**31)."""
+    neg = (-val + np.float32(0.0)).view(np.int32)  # + 0.0 turns -0.0 into 0.0
+    key = (neg ^ ((neg >> 31) & 0x7FFFFFFF)).astype(np.int64) << 32
+    key |= ids
+    key.sort(axis=1)
+    hi = (key >> 32).astype(np.int32)
+    val = -(hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32)
+    return val, key & 0xFFFFFFFF
 
 
 class _Gallery:
@@ -225,9 +253,7 @@ class _Gallery:
             val, ids = v.cpu().numpy(), i.cpu().numpy()
         else:
             val, ids = _select_cpu(block, kk)
-        order = np.lexsort((ids, -val), axis=1)
-        val = np.take_along_axis(val, order, axis=1)
-        ids = np.take_along_axis(ids, order, axis=1)
+        val, ids = _sort_rows(val, ids)
         if kk > k:
             tied = np.flatnonzero(val[:, k - 1] == val[:, k])
             for r in tied:  # rare: rank the whole row again by (value, index)
