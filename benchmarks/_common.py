@@ -30,3 +30,17 @@ def machine_info(**extra) -> dict:
         **extra,
         "loadavg_start": list(os.getloadavg()),
     }
+
+
+def autocast(device):
+    """(context, compute dtype name) of feature extraction's mixed precision, the rule of
+    ``dmlstudy.features``: bfloat16 (float16 where unsupported) under autocast on CUDA,
+    plain float32 elsewhere. (The package keeps its own copy private.)"""
+    import contextlib
+
+    import torch
+
+    if device.type != "cuda":
+        return contextlib.nullcontext(), "float32"
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype), str(dtype).removeprefix("torch.")

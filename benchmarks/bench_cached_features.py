@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -113,7 +114,7 @@ def epoch_cached(head, opt, x, y, batch_size, gen, device):
 
 def epoch_recompute(head, opt, backbone, loader, device, gen):
     fmt = torch.channels_last if backbone.channels_last else torch.contiguous_format
-    autocast, _ = features._autocast(device)
+    autocast, _ = _common.autocast(device)
     sync(device)
     t = time.perf_counter()
     for images, y in loader:

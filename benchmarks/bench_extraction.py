@@ -257,7 +257,7 @@ def preload(backbone, prep, images: dict, batch_size: int, device) -> dict:
 def run_pure(backbone, batches: dict, device) -> dict:
     """compute_features' loop body on pre-loaded batches: forward, float, to numpy; the
     output cut back into the splits."""
-    autocast, _ = features._autocast(device)
+    autocast, _ = _common.autocast(device)
     bs = batches["batches"]
     out = np.empty((sum(len(b) for b in bs), backbone.feature_dim), dtype=np.float32)
     with torch.inference_mode(), autocast:
@@ -431,7 +431,7 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 2
-    _, compute_dtype = features._autocast(device)
+    _, compute_dtype = _common.autocast(device)
     print(
         f"bench_extraction: {spec['kind']} at {prep['size']} px, batch {bs}, workers {nw}, "
         f"threads {threads}, device {device}, {args.n} images per path ({', '.join(args.kinds)}), "

@@ -179,7 +179,7 @@ def import_cost(reps: int) -> dict:
     for _ in range(reps):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch, dmlstudy.pipeline"], check=True)
+        subprocess.run([sys.executable, "-c", "import torch, dmlstudy.train"], check=True)
         walls.append(time.perf_counter() - t0)
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
@@ -254,7 +254,7 @@ def markdown(res: dict) -> str:
     ]
     ic = res["import_cost"]
     out.append(
-        f"Start-up of one job's Python (`import torch, dmlstudy.pipeline`): "
+        f"Start-up of one job's Python (`import torch, dmlstudy.train`): "
         f"{ic['wall_s']:.2f} s wall, {ic['cpu_s']:.2f} s CPU (median of {ic['reps']}).\n"
     )
     d = res["dry_run"]

@@ -5,9 +5,7 @@
 #   benchmarks/run_all.sh --quick    # smaller sizes and fewer repeats, about 8 min
 #   benchmarks/run_all.sh --out DIR  # results folder (default results/benchmarks/suite)
 #   benchmarks/run_all.sh --only training,workflow   # a subset: training, workflow,
-#                                                    # retrieval, cached_features, extraction
-#   benchmarks/run_all.sh --compare-train OLD.py     # also time another train.py side by
-#                                                    # side (e.g. git show REV:src/dmlstudy/train.py)
+#                                                    # retrieval, startup, cached_features, extraction
 #
 # Each benchmark writes its log (and, where it can, .md/.json) under the results folder;
 # SUMMARY.md collects the markdown of all of them with the machine, date and run times.
@@ -24,15 +22,13 @@ fi
 
 QUICK=""
 OUT="results/benchmarks/suite"
-ONLY="training,workflow,retrieval,cached_features,extraction"
-TRAIN_EXTRA=()
+ONLY="training,workflow,retrieval,startup,cached_features,extraction"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK="--quick"; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
-    --compare-train) TRAIN_EXTRA=(--compare-train "$2"); shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -57,17 +53,24 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$SECONDS
 
 if wanted training; then
-  run bench_training python benchmarks/bench_training.py $QUICK --out "$OUT" "${TRAIN_EXTRA[@]}"
+  run bench_training python benchmarks/bench_training.py $QUICK --out "$OUT"
 fi
 if wanted workflow; then
   run bench_workflow python benchmarks/bench_workflow.py $QUICK --out "$OUT"
 fi
 if wanted retrieval && [[ -f benchmarks/bench_retrieval.py ]]; then
   if [[ -n "$QUICK" ]]; then
-    run bench_retrieval python benchmarks/bench_retrieval.py --n 5000 --repeats 1 --json "$OUT/bench_retrieval.json"
+    run bench_retrieval env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+      python benchmarks/bench_retrieval.py --n 5000 --repeats 1 --json "$OUT/bench_retrieval.json"
   else
-    run bench_retrieval python benchmarks/bench_retrieval.py --json "$OUT/bench_retrieval.json"
+    run bench_retrieval env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+      python benchmarks/bench_retrieval.py --methods ours ours_map faiss faiss_skx faiss_map \
+      --json "$OUT/bench_retrieval.json"
   fi
+fi
+if wanted startup; then
+  run bench_startup python benchmarks/bench_startup.py --runs "$([[ -n "$QUICK" ]] && echo 3 || echo 7)" \
+    --json "$OUT/bench_startup.json"
 fi
 if wanted cached_features && [[ -f benchmarks/bench_cached_features.py ]]; then
   if [[ -n "$QUICK" ]]; then
@@ -86,7 +89,7 @@ fi
   echo "- date: $START (finished $(date -Iseconds))"
   echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "- load average (1/5/15 min) at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- command: benchmarks/run_all.sh $QUICK --out $OUT --only $ONLY ${TRAIN_EXTRA[*]}"
+  echo "- command: benchmarks/run_all.sh $QUICK --out $OUT --only $ONLY"
   echo "- total: $((SECONDS - T0)) s"
   echo
   echo "| benchmark | exit | seconds |"
