@@ -11,8 +11,9 @@ Methods:
   faiss_map faiss (SkylakeX kernels as faiss_skx) for recall@k and MAP@R: search k = R + 1
             (R = largest class size - 1) in chunks of 2,048 queries, then the 5-NN vote
   faiss_skx the same as faiss with OPENBLAS_CORETYPE=SkylakeX in that worker's environment: faiss-cpu's
-            bundled OpenBLAS 0.3.15 does not recognise newer Xeons and falls back to its
-            "Barcelona" kernels when the variable is unset (faiss at its best here)
+            bundled OpenBLAS 0.3.15 does not recognise newer CPUs (here an AVX-512 AMD EPYC)
+            and falls back to its "Barcelona" kernels when the variable is unset (faiss at
+            its best here)
   sklearn   NearestNeighbors(algorithm="brute").kneighbors() (self excluded) for recall,
             KNeighborsClassifier(5, algorithm="brute").score() for accuracy
   before    another retrieval.py (--before FILE, e.g. ``git show 413ae6c:src/dmlstudy/

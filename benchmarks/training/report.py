@@ -35,6 +35,6 @@ def markdown(res: dict) -> str:
             f"{fmt_s(e['authors'])} | {'-' if ratio is None else f'**{ratio:.1f}x**'} |"
         )
     lines += ["", "Workloads:", ""]
-    for d in res["datapath"]:
-        lines.append(f"* {d['workload']}: {d['description']}")
+    for name, desc in dict((d["workload"], d["description"]) for d in res["datapath"]).items():
+        lines.append(f"* {name}: {desc}")
     return "\n".join(lines) + "\n"
