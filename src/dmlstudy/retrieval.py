@@ -1,50 +1,39 @@
 """Classification and retrieval metrics on embeddings (§4.3, Tables 3 and 4).
 
-Numpy arrays in, Python floats or dicts out. Importing this module imports numpy only:
-no torch (an evaluation job on saved embeddings starts in well under a second). The
-neighbour search is exact and brute force, in float32: similarity blocks come from one
-BLAS matrix product per query chunk (numpy), and the top k of each block is selected
-with faiss' heap (``faiss-cpu``; a slower numpy selection gives the same result when
-faiss is missing). With ``device="cuda"`` (requested explicitly, and only if a GPU is
-present) the blocks and the selection run on the GPU through torch, imported then.
-The caller owns the number of threads (``threadpoolctl.threadpool_limits(n)`` limits
-numpy's BLAS and faiss' OpenMP alike).
+Numpy arrays in, Python floats or dicts out; importing this module imports numpy only
+(no torch). The neighbour search is exact brute force in float32: one BLAS product per
+query chunk (numpy), then the top k of the block by faiss' heap (``faiss-cpu``; numpy's
+introselect when faiss is missing or K is large, same result). ``device="cuda"`` (asked
+for explicitly, and only with a GPU) runs the blocks through torch, imported then. The
+caller owns the thread count (``threadpoolctl.threadpool_limits`` covers numpy's BLAS and
+faiss' OpenMP).
 
 Conventions, following the authors' released code (see docs and FACTS.md):
 
-* **Classification** (:func:`knn_accuracy`): a k-nearest-neighbour classifier fitted on
-  the *train* embeddings and scored on the *test* embeddings (k = 5 in the paper).
-  Votes are uniform. **Ties** between classes with the same number of votes go to the
-  class of the *nearest* neighbour among the tied classes (scikit-learn's
-  ``KNeighborsClassifier`` picks the smallest label instead; the two agree whenever
-  there is no tie). Labels are plain labels here: -1 is an ordinary class.
-  ``metric="euclidean"`` (scikit-learn's default) or ``"cosine"``; on L2-normalised
-  embeddings both rank neighbours identically.
+* **Classification** (:func:`knn_accuracy`): k-NN fitted on the *train* embeddings and
+  scored on the *test* embeddings (k = 5 in the paper), uniform votes. **Vote ties** go to
+  the class of the *nearest* neighbour among the tied classes (scikit-learn picks the
+  smallest label; both agree without a tie). -1 is an ordinary class here.
+  ``metric="euclidean"`` (scikit-learn's default) or ``"cosine"``.
 * **Linear probe** (:func:`linear_probe_accuracy`): multinomial logistic regression
   (lbfgs) on the train embeddings, accuracy on the test embeddings.
 * **Retrieval** (:func:`recall_at_k`, :func:`map_at_r`, :func:`retrieval_metrics`): the
-  test set is both query set and gallery, each query is excluded from its own ranking,
-  embeddings are L2-normalised and ranked by dot product. Recall@k counts a hit when
-  any of the top k shares the query's label. MAP@R is Musgrave et al. (2020), "A metric
-  learning reality check": R = number of *other* gallery items with the query's label,
-  AP@R = (1/R) * sum over ranks i <= R of P(i) * rel(i).
-  **Outliers**: by default items labelled -1 (synthetic outliers) are not used as
-  queries (``query_mask`` defaults to ``y >= 0``) but stay in the gallery, where they
-  are never a hit for any query. A query whose class has no other member ("lone"
-  query) counts as a miss for recall@k (as in the authors' code) and is left out of
-  MAP@R, where R = 0 makes AP undefined (as in pytorch-metric-learning).
+  test set is query set and gallery, each query excluded from its own ranking, ranking by
+  dot product of L2-normalised embeddings. Recall@k: a hit when any of the top k shares
+  the query's label. MAP@R (Musgrave et al. 2020): R = number of *other* items with the
+  query's label, AP@R = (1/R) * sum over ranks i <= R of P(i) * rel(i). **Outliers** (-1)
+  are not queries by default (``query_mask`` = ``y >= 0``) but stay in the gallery, never
+  a hit. A query with no other member of its class is a miss for recall@k (as in the
+  authors' code) and left out of MAP@R (as in pytorch-metric-learning).
 
-**Exact ties** in similarity (or distance) between different gallery items are broken
-by gallery index: the lower index ranks first, on every device and with or without
-faiss. (The selection asks for one neighbour more than needed; where that one ties with
-the last kept, the whole row is ranked again by (similarity, index).)
+**Exact ties** in similarity (or distance) rank by gallery index, lower first, on every
+path: the selection takes one neighbour more than needed, and a row where that one ties
+with the last kept is ranked again from its block by (value, index).
 
-Memory stays bounded: the gallery is held once more, normalised (retrieval) or with
-one extra column (euclidean k-NN), and queries are processed in chunks so that the
-chunk's similarity block (chunk x gallery) and its top-K block fit in about
-``memory_mb`` (256 MB default), or ``chunk_size`` queries when that is given.
-For MAP@R, K is the largest R among the chunk's queries; queries are grouped by class so
-that K follows each class's own size.
+Memory: the gallery is held once more (normalised, or with one extra column for the
+euclidean k-NN); queries go in chunks so that the chunk's similarity block and its top-K
+block fit in about ``memory_mb`` (256 MB), or ``chunk_size`` queries when given. For
+MAP@R, K is the largest R of the chunk; queries are grouped by class so K follows R.
 """
 
 from __future__ import annotations
