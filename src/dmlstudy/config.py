@@ -198,8 +198,42 @@ def validate(config: dict) -> dict:
     return cfg
 
 
+def _registry_problems(cfg: dict) -> list[str]:
+    """Loss and sampler names must be in their registries (the schema does not list them, so
+    that a new loss or sampler is one registry entry)."""
+    from . import losses, sampling
+
+    out = [
+        f"'losses' names {name!r}, which is not a registered loss; registered: "
+        f"{', '.join(losses.LOSSES)}"
+        for name in cfg["losses"]
+        if name not in losses.LOSSES
+    ]
+    where = [("sampling", cfg["sampling"])] + [
+        (f"experiments.{n}.sampling", e["sampling"])
+        for n, e in cfg["experiments"].items()
+        if isinstance(e.get("sampling"), dict) and "sampler" in e["sampling"]
+    ]
+    for key, section in where:
+        if section["sampler"] not in sampling.SAMPLERS:
+            out.append(
+                f"'{key}.sampler' = {section['sampler']!r} is not a registered sampler; "
+                f"registered: {', '.join(sampling.SAMPLERS)}"
+            )
+    return out
+
+
+def section_defaults(section: str) -> dict:
+    """The schema's defaults of one shared section (``loss``, ``sampling``, ``training``,
+    ``evaluation``): what a config that leaves it out gets."""
+    schema = load_schema()
+    out: dict = {}
+    _fill_defaults(out, schema["$defs"][section], schema["$defs"])
+    return out
+
+
 def _check_references(cfg: dict) -> None:
-    problems = []
+    problems = _registry_problems(cfg)
     for name, exp in cfg["experiments"].items():
         ds = exp["dataset"]
         if ds not in cfg["datasets"]:

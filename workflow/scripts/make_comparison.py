@@ -1,7 +1,7 @@
 """Snakemake script: every number the paper reports beside ours, and its claims checked."""
 
 from dmlstudy import comparison, tables
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dmlstudy import figures, tables
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

@@ -4,7 +4,7 @@ embeddings of each loss (first seed)."""
 from pathlib import Path
 
 from dmlstudy import figures
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

@@ -1,7 +1,7 @@
 """Snakemake script: Tables 1-4 from every run's metrics.json."""
 
 from dmlstudy import tables
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])
