@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from dmlstudy import config as C
-from dmlstudy import h5io, synthetic
+from dmlstudy import h5io, losses, synthetic
+from dmlstudy.evaluate import evaluate_run
 from dmlstudy.losses import triplet_loss
 from dmlstudy.metrics import variance_statistics
-from dmlstudy.pipeline import evaluate_run
 from dmlstudy.sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
-from dmlstudy.train import TrainSettings, _per_item_losses, train
+from dmlstudy.train import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,8 +116,8 @@ def test_triplet_distance_by_hand():
     # a case where the two readings disagree on whether the triplet is active:
     # d(a,p) = 1, d(a,n) = 1.6; squared: 1 - 2.56 + 1 < 0 (inactive); plain: 1 - 1.6 + 1 = 0.4
     a1, p1, n1 = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.6]])
-    assert triplet_loss(a1, p1, n1, squared=True).item() == 0.0
-    assert triplet_loss(a1, p1, n1, squared=False).item() == pytest.approx(0.4, abs=1e-5)
+    assert triplet_loss(a1, p1, n1, 1.0, squared=True).item() == 0.0
+    assert triplet_loss(a1, p1, n1, 1.0, squared=False).item() == pytest.approx(0.4, abs=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -125,10 +125,10 @@ def test_triplet_distance_by_hand():
 )
 def test_triplet_distance_reaches_the_training_step(distance, expected):
     x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0], [0.6, 0.8], [0.0, 2.0]])
-    batch = (torch.tensor([0, 0]), torch.tensor([1, 3]), torch.tensor([2, 4]))
+    a, p, n = x[[0, 0]], x[[1, 3]], x[[2, 4]]
     cfg = _config({"loss": {"triplet_distance": distance}})
     s = TrainSettings.from_resolved(C.resolve_experiment(cfg, "exp"), "triplet", seed=0)
-    per_item = _per_item_losses(nn.Identity(), x, batch, s)
+    per_item = losses.get(s.loss).per_item(a, p, n, s.loss_options)
     assert per_item.tolist() == pytest.approx(expected, abs=1e-5)
 
 
@@ -282,7 +282,15 @@ def _write_run(tmp_path, n_train=40, n_test=12):
     emb = tmp_path / "embeddings.h5"
     tr, te = split(n_train), split(n_test)
     h5io.write_splits(
-        emb, {"train": tr, "test": te}, {"kind": "vectors", "loss": "triplet", "seed": 0}
+        emb,
+        {"train": tr, "test": te},
+        {
+            "kind": "vectors",
+            "loss": "triplet",
+            "loss_label": "Triplet",
+            "seed": 0,
+            "data_description": "d",
+        },
     )
     hist = tmp_path / "history.csv"
     pd.DataFrame(

@@ -223,13 +223,20 @@ def _registry_problems(cfg: dict) -> list[str]:
     return out
 
 
+def with_defaults(definition: str, entry: dict | None = None) -> dict:
+    """A copy of ``entry`` with the schema defaults of ``$defs[definition]`` filled in, as
+    ``validate`` fills them (for code that builds one entry outside a whole config: tests,
+    benchmarks)."""
+    defs = load_schema()["$defs"]
+    out = copy.deepcopy(dict(entry or {}))
+    _fill_defaults(out, defs[definition], defs)
+    return out
+
+
 def section_defaults(section: str) -> dict:
     """The schema's defaults of one shared section (``loss``, ``sampling``, ``training``,
     ``evaluation``): what a config that leaves it out gets."""
-    schema = load_schema()
-    out: dict = {}
-    _fill_defaults(out, schema["$defs"][section], schema["$defs"])
-    return out
+    return with_defaults(section)
 
 
 def _check_references(cfg: dict) -> None:

@@ -21,6 +21,7 @@ gather, one forward pass) and ``args(z)``, which turns the batch's embeddings in
 positional arguments of the loss's per-item function (``losses`` module doc). A miner that
 chooses partners from the embeddings does so inside ``args``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

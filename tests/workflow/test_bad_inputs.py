@@ -30,7 +30,7 @@ from conftest import (
 )
 
 from dmlstudy import config as C
-from dmlstudy import h5io, pipeline
+from dmlstudy import evaluate, h5io, runs, scripting, sources
 from dmlstudy.errors import CorruptFileError, TrainingDivergedError
 
 RESULT_FILES = ("model", "history", "embeddings", "config")
@@ -59,7 +59,7 @@ def small(tmp_path_factory):
         }
     )
     data = root / "synthetic.h5"
-    pipeline.prepare_data(cfg["datasets"]["synthetic"], "synthetic", data)
+    sources.prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
     return {"data": data, "resolved": C.training_params(cfg, "synthetic_mlp"), "root": root}
 
 
@@ -77,7 +77,7 @@ def test_truncated_data_file_is_a_clear_error(small, tmp_path, fraction):
     with open(bad, "r+b") as fh:
         fh.truncate(int(bad.stat().st_size * fraction))
     with pytest.raises(CorruptFileError) as info:
-        pipeline.train_run(
+        runs.train_run(
             bad,
             small["resolved"],
             "contrastive",
@@ -93,7 +93,7 @@ def test_corrupt_bytes_are_an_error_or_harmless_never_wrong_numbers(small, tmp_p
     """Overwrite every 256-byte window of the file in turn with random bytes: each damaged
     copy either fails with the clear error or reads back exactly the original arrays
     (the bytes hit were unused). Checksums (Fletcher-32) catch damage inside the arrays."""
-    original = pipeline.load_training_data(small["data"])
+    original = runs.load_training_data(small["data"])
     raw = small["data"].read_bytes()
     rng = np.random.default_rng(0)
     bad = tmp_path / "synthetic.h5"
@@ -105,7 +105,7 @@ def test_corrupt_bytes_are_an_error_or_harmless_never_wrong_numbers(small, tmp_p
         ).tobytes()
         bad.write_bytes(bytes(damaged))
         try:
-            got = pipeline.load_training_data(bad)
+            got = runs.load_training_data(bad)
         except CorruptFileError as exc:
             assert str(bad) in str(exc) and DELETE_HINT in str(exc), str(exc)
             errors += 1
@@ -122,7 +122,7 @@ def test_corrupt_bytes_are_an_error_or_harmless_never_wrong_numbers(small, tmp_p
 def test_corrupt_embeddings_file_fails_evaluation(small, tmp_path):
     run = tmp_path / "run"
     out = run_outputs(run)
-    pipeline.train_run(small["data"], small["resolved"], "contrastive", 0, out, run / "ck.pt")
+    runs.train_run(small["data"], small["resolved"], "contrastive", 0, out, run / "ck.pt")
     emb = Path(out["embeddings"])
     emb.write_bytes(emb.read_bytes()[: emb.stat().st_size // 2])
     ev = {
@@ -135,7 +135,7 @@ def test_corrupt_embeddings_file_fails_evaluation(small, tmp_path):
         )["evaluation"],
     }
     with pytest.raises(CorruptFileError, match=re.escape(str(emb))):
-        pipeline.evaluate_run(emb, out["history"], ev, run / "metrics.json")
+        evaluate.evaluate_run(emb, out["history"], ev, run / "metrics.json")
     assert not (run / "metrics.json").exists()
 
 
@@ -143,11 +143,11 @@ def test_run_stage_turns_the_error_into_exit_1_and_one_log_line(small, tmp_path,
     bad = tmp_path / "synthetic.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     with (
-        caplog.at_level(logging.ERROR, logger="dmlstudy.pipeline"),
+        caplog.at_level(logging.ERROR, logger="dmlstudy"),
         pytest.raises(SystemExit) as info,
     ):
-        pipeline.run_stage(
-            pipeline.train_run,
+        scripting.run_stage(
+            runs.train_run,
             bad,
             small["resolved"],
             "triplet",
@@ -170,7 +170,7 @@ def test_nan_in_the_data_stops_training_naming_epoch_and_batch(small, tmp_path, 
     with pytest.raises(
         TrainingDivergedError, match=r"loss is nan at epoch 0, batch \d+ .*no result written"
     ):
-        pipeline.train_run(
+        runs.train_run(
             data,
             small["resolved"],
             loss,
@@ -207,7 +207,7 @@ def test_nan_in_the_data_stops_training_naming_epoch_and_batch(small, tmp_path, 
 def test_huge_learning_rate_stops_training(small, tmp_path, lr, epochs, batch_size, message):
     resolved = with_training(small["resolved"], lr=lr, epochs=epochs, batch_size=batch_size)
     with pytest.raises(TrainingDivergedError, match=message) as info:
-        pipeline.train_run(
+        runs.train_run(
             small["data"],
             resolved,
             "contrastive",

@@ -38,7 +38,7 @@ from conftest import (
 )
 
 from dmlstudy import config as C
-from dmlstudy import pipeline
+from dmlstudy import evaluate, runs, sources
 
 RESUME_CONFIG = CONFIG_DIR / "resume.yaml"
 EXPERIMENT, LOSS, SEED = "synthetic_mlp", "contrastive", 0
@@ -49,7 +49,8 @@ WALL_CLOCK_METRICS = "train_seconds"
 #: A training job in a fresh process, as a Snakemake job would run it (log to a file).
 CHILD = """
 import json, sys
-from dmlstudy.pipeline import run_stage, setup_logging, train_run
+from dmlstudy.runs import train_run
+from dmlstudy.scripting import run_stage, setup_logging
 args = json.load(open(sys.argv[1]))
 setup_logging(args.pop("log"))
 run_stage(train_run, **args)
@@ -131,13 +132,13 @@ def reference(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume_reference")
     cfg = C.validate(load_yaml(RESUME_CONFIG))
     data = root / "data" / "synthetic.h5"
-    pipeline.prepare_data(cfg["datasets"]["synthetic"], "synthetic", data)
+    sources.prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
     resolved = C.training_params(cfg, EXPERIMENT)
     ev = C.evaluation_params(cfg, EXPERIMENT)
     run = root / "uninterrupted"
     out = run_outputs(run)
-    pipeline.train_run(data, resolved, LOSS, SEED, out, run / "checkpoint.pt", threads=1)
-    pipeline.evaluate_run(out["embeddings"], out["history"], ev, run / "metrics.json")
+    runs.train_run(data, resolved, LOSS, SEED, out, run / "checkpoint.pt", threads=1)
+    evaluate.evaluate_run(out["embeddings"], out["history"], ev, run / "metrics.json")
     return {
         "cfg": cfg,
         "data": data,
@@ -197,7 +198,7 @@ def test_sigkill_then_rerun_resumes_and_matches_uninterrupted_run(reference, tmp
     assert f"epoch {last:3d}/" not in log  # the saved epochs are not trained again
     assert f"epoch {last + 1:3d}/" in log
 
-    pipeline.evaluate_run(
+    evaluate.evaluate_run(
         args["outputs"]["embeddings"],
         args["outputs"]["history"],
         reference["evaluation"],
@@ -218,11 +219,11 @@ def test_checkpoint_of_another_config_is_not_resumed(reference, tmp_path, caplog
     other = json.loads(json.dumps(reference["resolved"]))
     other["loss"]["margin"] = 0.5
     other["training"]["epochs"] = 2
-    pipeline.train_run(
+    runs.train_run(
         reference["data"], other, LOSS, SEED, run_outputs(tmp_path / "other"), run / "checkpoint.pt"
     )
     with caplog.at_level("INFO", logger="dmlstudy.train"):
-        pipeline.train_run(
+        runs.train_run(
             reference["data"],
             reference["resolved"],
             LOSS,
@@ -240,7 +241,7 @@ def test_damaged_checkpoint_means_a_fresh_start_not_a_wrong_result(reference, tm
     run.mkdir()
     (run / "checkpoint.pt").write_bytes(b"PK\x03\x04 this is not a checkpoint")
     with caplog.at_level("INFO", logger="dmlstudy.train"):
-        pipeline.train_run(
+        runs.train_run(
             reference["data"],
             reference["resolved"],
             LOSS,
@@ -306,10 +307,10 @@ def test_two_runs_same_seed_are_identical(reference, tmp_path):
     those timings)."""
     run = tmp_path / "again"
     out = run_outputs(run)
-    pipeline.train_run(
+    runs.train_run(
         reference["data"], reference["resolved"], LOSS, SEED, out, run / "checkpoint.pt", threads=1
     )
-    pipeline.evaluate_run(
+    evaluate.evaluate_run(
         out["embeddings"], out["history"], reference["evaluation"], run / "metrics.json"
     )
     assert_same_history(out["history"], reference["outputs"]["history"])
@@ -325,7 +326,7 @@ def test_two_runs_same_seed_are_identical(reference, tmp_path):
 def test_another_seed_differs(reference, tmp_path):
     """The comparisons above are not vacuous: seed 1 gives another history."""
     out = run_outputs(tmp_path / "seed1")
-    pipeline.train_run(
+    runs.train_run(
         reference["data"], reference["resolved"], LOSS, 1, out, tmp_path / "seed1" / "ck.pt"
     )
     a = history(out["history"]).drop(columns=WALL_CLOCK_HISTORY)
@@ -345,10 +346,10 @@ def test_workflow_run_equals_a_direct_run(tiny_run, tmp_path, experiment, loss, 
     data = tiny_run / "results" / "data" / f"{cfg['experiments'][experiment]['dataset']}.h5"
     made = tiny_run / "results" / "runs" / experiment / loss / f"seed{seed}"
     out = run_outputs(tmp_path)
-    pipeline.train_run(
+    runs.train_run(
         data, resolved, loss, seed, out, tmp_path / "checkpoint.pt", threads=cfg["threads"]["train"]
     )
-    pipeline.evaluate_run(
+    evaluate.evaluate_run(
         out["embeddings"],
         out["history"],
         C.evaluation_params(cfg, experiment),

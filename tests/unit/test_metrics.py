@@ -5,7 +5,13 @@ import itertools
 import numpy as np
 import pytest
 
-from dmlstudy.metrics import loss_decay_epoch, mean_class_distances, variance_statistics
+from dmlstudy.metrics import (
+    ClassDistances,
+    class_sums,
+    loss_decay_epoch,
+    mean_class_distances,
+    variance_statistics,
+)
 
 
 def _brute(z, y):
@@ -65,3 +71,35 @@ def test_loss_decay_epoch():
 def test_needs_two_classes():
     with pytest.raises(ValueError, match="two classes"):
         variance_statistics(np.zeros((3, 2)), np.array([0, 0, -1]))
+
+
+def testclass_sums_are_those_of_add_at_bit_for_bit():
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((2000, 24))
+    inverse = rng.integers(0, 7, size=2000)
+    ref = np.zeros((7, 24))
+    np.add.at(ref, inverse, z)
+    assert np.array_equal(class_sums(z, inverse, 7), ref)
+    ref1 = np.zeros(7)
+    np.add.at(ref1, inverse, z[:, 0])
+    assert np.array_equal(class_sums(z[:, 0], inverse, 7), ref1)
+
+
+def test_class_distances_brute_force_with_outliers():
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((300, 5)).astype(np.float32)
+    y = rng.integers(-1, 4, size=300)
+    intra, inter = ClassDistances(y)(z)
+    classes = [c for c in np.unique(y) if c != -1]
+    cents = {c: z[y == c].astype(np.float64).mean(0) for c in classes}
+    want_intra = np.mean([np.linalg.norm(z[y == c] - cents[c], axis=1).mean() for c in classes])
+    want_inter = np.mean(
+        [
+            np.linalg.norm(cents[a] - cents[b])
+            for i, a in enumerate(classes)
+            for b in classes[i + 1 :]
+        ]
+    )
+    assert intra == pytest.approx(want_intra, rel=1e-9)
+    assert inter == pytest.approx(want_inter, rel=1e-9)
+    assert (intra, inter) == mean_class_distances(z, y)

@@ -14,7 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
+from dmlstudy import config as C
 from dmlstudy import features, h5io
+from dmlstudy.device import resolve_device
 from dmlstudy.errors import BackboneUnavailableError, ConfigError, DataNotFoundError
 
 
@@ -44,8 +46,13 @@ def _images_h5(path, n_train=7, n_test=5, channels=1, hw=28, num_classes=3):
     return splits
 
 
+def _spec(**kw):
+    """A backbone entry as the validated config holds it (schema defaults filled in)."""
+    return C.with_defaults("backbone", kw)
+
+
 def _vit_spec(folder, **kw):
-    return {"kind": "hf_vit", "model": str(folder), "name": "tinyvit", **kw}
+    return _spec(**{"kind": "hf_vit", "model": str(folder), "name": "tinyvit", "image_size": None, **kw})
 
 
 def test_hf_vit_extraction_batch_invariant(tmp_path, tiny_vit_dir):
@@ -133,7 +140,7 @@ def test_unreachable_hub_id_fails_fast_with_fix(tmp_path):
     start = time.monotonic()
     with pytest.raises(BackboneUnavailableError) as info:
         features.load_backbone(
-            {"kind": "hf_vit", "model": "google/vit-base-patch32-224-in21k", "name": "vit"},
+            _spec(kind="hf_vit", model="google/vit-base-patch32-224-in21k", name="vit"),
             "cpu",
         )
     assert time.monotonic() - start < 5
@@ -149,7 +156,7 @@ def test_unreachable_hub_without_offline_flag_fails_fast(monkeypatch):
     monkeypatch.setattr(features, "_endpoint_reachable", lambda timeout=3.0: False)
     start = time.monotonic()
     with pytest.raises(BackboneUnavailableError, match="local folder"):
-        features.load_backbone({"kind": "hf_vit", "name": "vit"}, "cpu")
+        features.load_backbone(_spec(kind="hf_vit", name="vit"), "cpu")
     assert time.monotonic() - start < 5
 
 
@@ -171,7 +178,7 @@ def test_torchvision_weights_unreachable_names_cache_folder(monkeypatch, tmp_pat
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
     monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", no_network)
     with pytest.raises(BackboneUnavailableError) as info:
-        features.load_backbone({"kind": "torchvision_vit_b_32", "name": "tv"}, "cpu")
+        features.load_backbone(_spec(kind="torchvision_vit_b_32", name="tv"), "cpu")
     msg = str(info.value)
     assert "vit_b_32-d86f8d99.pth" in msg
     assert str(tmp_path / "torch_home") in msg
@@ -181,7 +188,7 @@ def test_torchvision_weights_unreachable_names_cache_folder(monkeypatch, tmp_pat
 def test_torchvision_missing_weights_file(tmp_path):
     with pytest.raises(BackboneUnavailableError, match="neither"):
         features.load_backbone(
-            {"kind": "torchvision_vit_b_32", "weights": str(tmp_path / "x.pth")}, "cpu"
+            _spec(kind="torchvision_vit_b_32", weights=str(tmp_path / "x.pth")), "cpu"
         )
 
 
@@ -195,7 +202,7 @@ def test_torchvision_vit_b_32_from_local_pth(tmp_path):
     data = tmp_path / "data.h5"
     _images_h5(data, n_train=1, n_test=1, channels=3, hw=16)
     out = tmp_path / "f.h5"
-    spec = {"kind": "torchvision_vit_b_32", "weights": str(pth), "name": "tv"}
+    spec = _spec(kind="torchvision_vit_b_32", weights=str(pth), name="tv")
     features.extract_features(data, out, spec, device="cpu", num_workers=0)
     x = h5io.read_split(out, "test")["x"]
     assert x.shape == (1, 768) and np.isfinite(x).all()
@@ -328,7 +335,7 @@ def test_efficientnet_lite0_real_weights(tmp_path):
     data = tmp_path / "data.h5"
     _images_h5(data, n_train=2, n_test=1, channels=3, hw=40)
     out1, out2 = tmp_path / "a.h5", tmp_path / "b.h5"
-    spec = {"kind": "efficientnet_lite0"}
+    spec = _spec(kind="efficientnet_lite0")
     features.extract_features(data, out1, spec, device="cpu", batch_size=1, num_workers=0)
     features.extract_features(data, out2, spec, device="cpu", batch_size=8, num_workers=0)
     a, b = h5io.read_split(out1, "train"), h5io.read_split(out2, "train")
@@ -341,26 +348,21 @@ def test_efficientnet_lite0_real_weights(tmp_path):
     assert attrs["preprocessing"]["mean"] == [0.5, 0.5, 0.5]
 
 
-def test_spec_validation():
-    spec = features.backbone_spec({"kind": "hf_vit"})
+def test_backbone_defaults_come_from_the_schema_and_vit_b_32_needs_224():
+    spec = _spec(kind="hf_vit")
     assert spec["model"] == "google/vit-base-patch32-224-in21k"
-    assert spec["batch_size"] == 64 and spec["num_workers"] == 2
-    assert features.backbone_spec({"kind": "torchvision_vit_b_32"})["weights"] == "IMAGENET1K_V1"
-    with pytest.raises(ConfigError, match="kind"):
-        features.backbone_spec({"kind": "resnet"})
-    with pytest.raises(ConfigError, match="unknown key"):
-        features.backbone_spec({"kind": "hf_vit", "modle": "x"})
+    assert spec["batch_size"] == 64 and spec["num_workers"] == 2 and spec["image_size"] == 224
     with pytest.raises(ConfigError, match="224"):
-        features.backbone_spec({"kind": "torchvision_vit_b_32", "image_size": 256})
+        features.load_backbone(_spec(kind="torchvision_vit_b_32", image_size=256), "cpu")
 
 
 def test_device_resolution():
-    assert features.resolve_device("cpu").type == "cpu"
+    assert resolve_device("cpu").type == "cpu"
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert features.resolve_device("auto").type == expected
+    assert resolve_device("auto").type == expected
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA"):
-            features.resolve_device("cuda")
+            resolve_device("cuda")
 
 
 def test_preprocess_grayscale_and_resize():
@@ -380,7 +382,7 @@ def test_snakemake_script_writes_features_and_log(tmp_path, tiny_vit_dir):
     _images_h5(data, n_train=3, n_test=2)
     out, log = tmp_path / "features" / "tiny.h5", tmp_path / "logs" / "extract.log"
     log.parent.mkdir()
-    script = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "extract_features.py"
+    script = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "extract_features.py"
     driver = f"""
 import runpy
 from types import SimpleNamespace as NS
