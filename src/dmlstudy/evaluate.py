@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import h5io
+from . import geometry, h5io
 from .io import write_json
 from .metrics import loss_decay_epoch, variance_statistics
 from .splits import OUTLIER
@@ -53,6 +53,9 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
         "final_grad_norm": float(trained["grad_norm"].iloc[-1]),
         "train_seconds": float(hist["seconds"].sum()),
     }
+    # embedding geometry (issue 14) on the same points as Eq. 3, outliers left out
+    metrics.update(geometry.embedding_geometry(z, y))
+    metrics["singular_value_spectrum"] = geometry.spectrum(z[y != OUTLIER])
     metrics.update(_downstream_metrics(tr, te, ev))
     write_json(out_path, metrics)
     return metrics

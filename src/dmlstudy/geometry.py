@@ -43,7 +43,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import logsumexp
 
-from dmlstudy.metrics import OUTLIER, class_centroids
+from .metrics import class_centroids
+from .splits import OUTLIER
 
 # Rows of one block of pairwise distances: the block holds at most this many float64s
 # (about 32 MB), so a (10,000 x 10,000) distance matrix is never held at once.

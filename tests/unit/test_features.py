@@ -52,7 +52,9 @@ def _spec(**kw):
 
 
 def _vit_spec(folder, **kw):
-    return _spec(**{"kind": "hf_vit", "model": str(folder), "name": "tinyvit", "image_size": None, **kw})
+    return _spec(
+        **{"kind": "hf_vit", "model": str(folder), "name": "tinyvit", "image_size": None, **kw}
+    )
 
 
 def test_hf_vit_extraction_batch_invariant(tmp_path, tiny_vit_dir):
