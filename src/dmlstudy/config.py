@@ -215,11 +215,23 @@ def _registry_problems(cfg: dict) -> list[str]:
         if isinstance(e.get("sampling"), dict) and "sampler" in e["sampling"]
     ]
     for key, section in where:
-        if section["sampler"] not in sampling.SAMPLERS:
+        sampler = sampling.SAMPLERS.get(section["sampler"])
+        if sampler is None:
             out.append(
                 f"'{key}.sampler' = {section['sampler']!r} is not a registered sampler; "
                 f"registered: {', '.join(sampling.SAMPLERS)}"
             )
+            continue
+        for name in cfg["losses"]:
+            loss = losses.LOSSES.get(name)
+            if loss is not None and loss.partners not in sampler.partners:
+                out.append(
+                    f"'{key}.sampler' = {sampler.name!r} cannot serve loss {name!r}, which "
+                    f"needs {loss.partners}; samplers that can: "
+                    + ", ".join(
+                        n for n, v in sampling.SAMPLERS.items() if loss.partners in v.partners
+                    )
+                )
     return out
 
 

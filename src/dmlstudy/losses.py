@@ -14,7 +14,13 @@ Partners (what the sampler hands the per-item function, see ``sampling``):
 
 - ``pairs``: ``per_item(a, b, is_positive, options)`` with (k, D) embeddings and a (k,) bool;
 - ``triplets``: ``per_item(anchor, positive, negative, options)``;
-- ``batch``: ``per_item(z, labels, options)`` with a whole batch's embeddings and labels.
+- ``batch``: ``per_item(z, labels, options)`` with a whole class-balanced batch's embeddings
+  and labels (0..C-1, the index of each label among the training labels).
+
+Losses from pytorch-metric-learning (PML) run unreduced (``DoNothingReducer``): their
+per-element losses are the items, so the active ratio and the gradient norm mean what they
+mean for Eq. 1 and 2, and ``loss.reduction`` reduces them as it reduces ours. Their own
+hyper-parameters are PML's defaults unless ``loss.pml_options.<name>`` sets them.
 
 ``options`` is the resolved ``loss`` section of the config (margin, triplet_distance, ...).
 """
@@ -38,9 +44,13 @@ class LossSpec:
     name: str  #: config value (``losses: [...]``), run path component
     label: str  #: as printed in tables and figures
     partners: str  #: one of PARTNERS
-    per_item: Callable  #: one loss value per pair / triplet / batch element (see module doc)
+    per_item: Callable | None  #: one loss value per pair / triplet / batch element (module doc)
     active: str  #: what the active ratio counts, in words (docs, table notes)
     source: str = ""  #: the equation or paper it implements
+    #: optional factory (options, embedding_dim, class_labels) -> torch module whose forward
+    #: takes the partners' arguments and returns per-item losses; for losses with state or
+    #: trained parameters (proxies), which the optimiser and the checkpoint then include.
+    module: Callable | None = None
 
 
 LOSSES: dict[str, LossSpec] = {}
@@ -61,6 +71,14 @@ def get(name: str) -> LossSpec:
         return LOSSES[name]
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; registered: {', '.join(LOSSES)}") from None
+
+
+def build(spec: LossSpec, options: dict, embedding_dim: int, class_labels) -> Callable:
+    """The per-item loss function of one run: ``spec.module(...)`` when the loss has state,
+    else ``spec.per_item`` with the run's options bound."""
+    if spec.module is not None:
+        return spec.module(options, embedding_dim, class_labels)
+    return lambda *args: spec.per_item(*args, options)
 
 
 def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -141,3 +159,112 @@ register(
         source="Eq. 2",
     )
 )
+
+
+def hybrid_loss(anchor, positive, negative, margin: float, lam: float, squared: bool = True):
+    """The paper's future-work hybrid on the same anchors: ``lam`` x Eq. 1 on the anchor's
+    positive and negative pair + (1 - ``lam``) x Eq. 2 on the triplet, one value per triplet."""
+    pos = anchor.new_ones(anchor.shape[0], dtype=bool)
+    c = contrastive_loss(anchor, positive, pos, margin) + contrastive_loss(
+        anchor, negative, ~pos, margin
+    )
+    return lam * c + (1 - lam) * triplet_loss(anchor, positive, negative, margin, squared)
+
+
+register(
+    LossSpec(
+        name="hybrid",
+        label="Hybrid",
+        partners="triplets",
+        per_item=lambda a, p, n, o: hybrid_loss(
+            a, p, n, o["margin"], o["hybrid_lambda"], squared=o["triplet_distance"] == "squared"
+        ),
+        active="triplets whose hybrid term is non-zero (any of the positive pull, the negative "
+        "margin or the triplet margin is active)",
+        source="λ·Eq. 1 + (1-λ)·Eq. 2 (the paper's future work)",
+    )
+)
+
+
+# --------------------------------------------------------------------------- PML losses
+def _pml_module(cls_name: str, parts: tuple[str, ...], proxies: bool = False):
+    """Factory of a PML loss run unreduced: the module returns the concatenated
+    per-element losses of ``parts`` (keys of PML's loss dict)."""
+
+    def make(options: dict, embedding_dim: int, class_labels):
+        import torch
+        from pytorch_metric_learning import losses as pml
+        from pytorch_metric_learning.reducers import DoNothingReducer
+
+        kwargs = dict(options["pml_options"].get(PML_NAMES[cls_name], {}))
+        if proxies:
+            kwargs.update(num_classes=len(class_labels), embedding_size=embedding_dim)
+        loss = getattr(pml, cls_name)(reducer=DoNothingReducer(), **kwargs)
+
+        class Unreduced(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.loss = loss
+
+            def forward(self, z, labels):
+                out = self.loss(z, labels)
+                return torch.cat([out[k]["losses"].reshape(-1) for k in parts])
+
+        return Unreduced()
+
+    return make
+
+
+PML_NAMES = {
+    "MultiSimilarityLoss": "multi_similarity",
+    "SupConLoss": "supcon",
+    "ProxyAnchorLoss": "proxy_anchor",
+    "MarginLoss": "margin_loss",
+}
+
+for _cls, _parts, _label, _active, _src, _proxies in (
+    (
+        "MultiSimilarityLoss",
+        ("loss",),
+        "Multi-similarity",
+        "anchors with a non-zero loss: an informative (mined) positive or negative pair",
+        "Wang et al., CVPR 2019 (PML MultiSimilarityLoss)",
+        False,
+    ),
+    (
+        "SupConLoss",
+        ("loss",),
+        "SupCon",
+        "anchors with a non-zero loss (anchors with a positive in the batch)",
+        "Khosla et al., NeurIPS 2020 (PML SupConLoss)",
+        False,
+    ),
+    (
+        "ProxyAnchorLoss",
+        ("pos_loss", "neg_loss"),
+        "ProxyAnchor",
+        "proxy terms (one positive and one negative per class) with a non-zero loss",
+        "Kim et al., CVPR 2020 (PML ProxyAnchorLoss; proxies are trained)",
+        True,
+    ),
+    (
+        "MarginLoss",
+        ("margin_loss",),
+        "Margin",
+        "triplets (PML's all-triplets form of the pairs) whose positive or negative term lies "
+        "outside the margin band around beta",
+        "Wu et al., ICCV 2017, 'Sampling matters' (PML MarginLoss)",
+        False,
+    ),
+):
+    register(
+        LossSpec(
+            name=PML_NAMES[_cls],
+            label=_label,
+            partners="batch",
+            per_item=None,
+            active=_active,
+            source=_src,
+            module=_pml_module(_cls, _parts, _proxies),
+        )
+    )

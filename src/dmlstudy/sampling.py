@@ -70,6 +70,14 @@ class LabelIndex:
         if outliers == "exclude_from_positives":
             self.can_be_positive = y != OUTLIER
 
+    def label_index(self, outliers_excluded: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The classes a batch loss sees (sorted; the outlier label left out when outliers
+        form no positives) and each point's index among them (-1: not in any batch)."""
+        classes = self.classes[self.classes != OUTLIER] if outliers_excluded else self.classes
+        pos = np.searchsorted(classes, self.y)
+        ok = (pos < len(classes)) & (classes[np.minimum(pos, len(classes) - 1)] == self.y)
+        return classes, np.where(ok, pos, -1)
+
     def draw_positive(self, rng: np.random.Generator, allow_self: bool):
         """One same-label index per point, and whether it has one at all."""
         others = self.count if allow_self else self.count - 1
@@ -202,12 +210,111 @@ def random_batches(index: LabelIndex, partners: str, s, epoch: int, device) -> I
         yield Batch(order[r * start : r * stop], _split_args(stop - start, r, extra))
 
 
+def class_balanced_batches(index: LabelIndex, s, epoch: int):
+    """Indices of class-balanced batches (as PML's MPerClassSampler): each batch holds
+    ``s.m_per_class`` random points of each of ``batch_size // m_per_class`` random classes
+    (drawn without replacement while enough classes exist), as many batches as the epoch has
+    ``batch_size``-sized slices of the eligible points. Deterministic in (seed, epoch).
+    Outliers are left out when they form no positives (``sampling.outliers``)."""
+    rng = epoch_rng(s.seed, epoch)
+    classes, cls = index.label_index(s.outliers == "exclude_from_positives")
+    members = [np.flatnonzero(cls == c) for c in range(len(classes))]
+    members = [(c, m) for c, m in enumerate(members) if len(m) > 1]
+    if len(members) < 2:
+        raise ValueError("class-balanced batches need at least two classes of two or more points")
+    m = min(s.m_per_class, s.batch_size)
+    per_batch = max(2, s.batch_size // m)
+    n_points = sum(len(v) for _, v in members)
+    for _ in range(max(1, n_points // s.batch_size)):
+        pick = rng.choice(len(members), size=per_batch, replace=per_batch > len(members))
+        idx = [rng.choice(members[c][1], size=m, replace=m > len(members[c][1])) for c in pick]
+        yield np.concatenate(idx), cls
+
+
+def _batch_args(members: np.ndarray, cls: np.ndarray, device):
+    import torch
+
+    labels = torch.from_numpy(cls[members]).to(device)
+    return torch.from_numpy(members).to(device), labels
+
+
+def random_class_batches(index: LabelIndex, s, epoch: int, device) -> Iterator[Batch]:
+    """Random class-balanced batches for losses on whole batches (``partners: batch``)."""
+    for members, cls in class_balanced_batches(index, s, epoch):
+        idx, labels = _batch_args(members, cls, device)
+        yield Batch(idx, lambda z, labels=labels: (z, labels))
+
+
+def random_any(index: LabelIndex, partners: str, s, epoch: int, device) -> Iterator[Batch]:
+    if partners == "batch":
+        return random_class_batches(index, s, epoch, device)
+    return random_batches(index, partners, s, epoch, device)
+
+
 register(
     SamplerSpec(
         name="random",
         label="random (§3.2)",
+        partners=("pairs", "triplets", "batch"),
+        batches=random_any,
+        source="§3.2; losses on whole batches get random class-balanced batches",
+    )
+)
+
+
+def _mined(miner_factory):
+    """A sampler that draws class-balanced batches and lets a PML miner choose the
+    triplets from the batch's embeddings (detached: mining selects, it is not trained).
+    For a loss on pairs, each mined triplet gives its positive and its negative pair."""
+
+    def batches(index: LabelIndex, partners: str, s, epoch: int, device) -> Iterator[Batch]:
+        import torch
+
+        miner = miner_factory(s)
+        for members, cls in class_balanced_batches(index, s, epoch):
+            idx, labels = _batch_args(members, cls, device)
+
+            def args(z, labels=labels):
+                a, p, n = miner(z.detach(), labels)
+                if partners == "triplets":
+                    return z[a], z[p], z[n]
+                pos = torch.cat(
+                    [torch.ones_like(a, dtype=torch.bool), torch.zeros_like(a, dtype=torch.bool)]
+                )
+                return z[torch.cat([a, a])], z[torch.cat([p, n])], pos
+
+            yield Batch(idx, args)
+
+    return batches
+
+
+def _semihard(s):
+    from pytorch_metric_learning.miners import TripletMarginMiner
+
+    return TripletMarginMiner(margin=s.loss_options["margin"], type_of_triplets="semihard")
+
+
+def _batch_hard(s):
+    from pytorch_metric_learning.miners import BatchHardMiner
+
+    return BatchHardMiner()
+
+
+register(
+    SamplerSpec(
+        name="semihard",
+        label="semi-hard mining",
         partners=("pairs", "triplets"),
-        batches=random_batches,
-        source="§3.2",
+        batches=_mined(_semihard),
+        source="Schroff et al. 2015 (PML TripletMarginMiner, semihard)",
+    )
+)
+register(
+    SamplerSpec(
+        name="batch_hard",
+        label="batch-hard mining",
+        partners=("pairs", "triplets"),
+        batches=_mined(_batch_hard),
+        source="Hermans et al. 2017 (PML BatchHardMiner)",
     )
 )

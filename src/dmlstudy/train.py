@@ -67,6 +67,7 @@ class TrainSettings:
     seed: int
     loss_options: dict  #: the resolved ``loss`` section (margin, triplet_distance, reduction)
     sampler: str
+    m_per_class: int
     positive_fraction: float
     outliers: str
     allow_self_positive: bool
@@ -85,6 +86,7 @@ class TrainSettings:
             seed=seed,
             loss_options=dict(resolved["loss"]),
             sampler=sa["sampler"],
+            m_per_class=sa["m_per_class"],
             positive_fraction=sa["positive_fraction"],
             outliers=sa["outliers"],
             allow_self_positive=sa["allow_self_positive"],
@@ -137,15 +139,16 @@ _ADAM_BETA1 = 0.9
 _FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
-def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Adam:
-    """Adam with the paper's lr and weight decay, in the implementation ``s.adam``."""
+def make_optimizer(model: nn.Module, s: TrainSettings, extra=()) -> torch.optim.Adam:
+    """Adam with the paper's lr and weight decay, in the implementation ``s.adam``, over the
+    model's parameters and ``extra`` ones (a loss's trained proxies)."""
     try:
         kwargs = ADAM_IMPLEMENTATIONS[s.adam]
     except KeyError:
         allowed = ", ".join(ADAM_IMPLEMENTATIONS)
         raise ValueError(f"unknown training.adam {s.adam!r}; allowed: {allowed}") from None
     return torch.optim.Adam(
-        model.parameters(),
+        [*model.parameters(), *extra],
         lr=s.lr,
         betas=(_ADAM_BETA1, 0.999),
         weight_decay=s.weight_decay,
@@ -197,13 +200,13 @@ def _step_overflow(s: TrainSettings, epoch: int, batch: int) -> TrainingDiverged
     )
 
 
-def _resume(ckpt_path: Path | None, key: str, model, opt, dev) -> tuple[list[dict], int]:
+def _resume(ckpt_path: Path | None, key: str, lp: _Loop) -> tuple[list[dict], int]:
     """History rows and the first epoch to run, from a checkpoint of this configuration
     (none, another configuration's, or an unreadable one: start from scratch)."""
     if ckpt_path is None or not ckpt_path.exists():
         return [], 0
     try:
-        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        state = torch.load(ckpt_path, map_location=lp.dev, weights_only=False)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
         # a damaged checkpoint only costs a restart, never a wrong result
         log.warning("checkpoint %s unreadable (%s); training from scratch", ckpt_path, exc)
@@ -211,8 +214,10 @@ def _resume(ckpt_path: Path | None, key: str, model, opt, dev) -> tuple[list[dic
     if state.get("key") != key:
         log.info("checkpoint %s belongs to another configuration; starting fresh", ckpt_path)
         return [], 0
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
+    lp.model.load_state_dict(state["model"])
+    lp.opt.load_state_dict(state["optimizer"])
+    if "loss" in state:
+        lp.loss_fn.load_state_dict(state["loss"])
     log.info("resuming from %s after epoch %d", ckpt_path, state["epoch"])
     return state["history"], state["epoch"] + 1
 
@@ -233,7 +238,9 @@ class _Epoch:
         for b, batch in enumerate(batches):
             self.last_batch = b
             z = lp.model(lp.x.index_select(0, batch.members))
-            per_item = lp.loss.per_item(*batch.args(z), s.loss_options)
+            per_item = lp.loss_fn(*batch.args(z))
+            if per_item.numel() == 0:  # a miner found nothing to learn from in this batch
+                continue
             value = losses.reduce(per_item, s.loss_options["reduction"])
             if not math.isfinite(value.item()):
                 raise TrainingDivergedError(
@@ -248,7 +255,7 @@ class _Epoch:
                 lp.step(self.epoch, b)
             self.items.append(per_item.detach())
         lp.opt.zero_grad(set_to_none=True)
-        if self.last_batch < 0:
+        if not self.items:
             raise DmlStudyError(
                 f"epoch {self.epoch}: no {s.loss} pairs/triplets could be drawn from "
                 f"{lp.index.n} training points (every anchor lacks a positive: single-member "
@@ -297,11 +304,28 @@ class _Loop:
         self.diag_x = self.x if diag_x is None else diag_x.to(self.dev)
         self.index = LabelIndex(y, s.outliers)
         self.class_distances = ClassDistances(y if diag_y is None else diag_y)
-        self.opt = make_optimizer(model, s)
-        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.loss_fn = self._build_loss(y)
+        extra = list(self.loss_fn.parameters()) if isinstance(self.loss_fn, nn.Module) else []
+        self.opt = make_optimizer(model, s, extra)
+        self.params = [p for p in [*model.parameters(), *extra] if p.requires_grad]
         # Adam's first step moves a weight by up to lr / (1 - beta1). torch's for-loop Adam
         # raises when that overflows float32; fused/foreach would write inf into the weights.
         self.first_step_overflows = s.lr / (1 - _ADAM_BETA1) > _FLOAT32_MAX
+
+    def _build_loss(self, y):
+        if self.loss.module is None:
+            return losses.build(self.loss, self.s.loss_options, 0, None)
+        dim = embed(self.model, self.x[:1]).shape[1]
+        classes, _ = self.index.label_index(self.s.outliers == "exclude_from_positives")
+        torch.manual_seed(self.s.seed)  # proxies: initialised from the run's seed
+        return losses.build(self.loss, self.s.loss_options, dim, classes).to(self.dev)
+
+    def state(self) -> dict:
+        """Model, optimiser and (for losses with parameters) loss state for a checkpoint."""
+        out = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+        if isinstance(self.loss_fn, nn.Module):
+            out["loss"] = self.loss_fn.state_dict()
+        return out
 
     def step(self, epoch: int, batch: int) -> None:
         if self.first_step_overflows:
@@ -350,7 +374,7 @@ def train(
     """
     lp = _Loop(model, x, y, settings, device, diag_x, diag_y)
     ckpt_path = Path(checkpoint) if checkpoint else None
-    rows, start_epoch = _resume(ckpt_path, checkpoint_key, lp.model, lp.opt, lp.dev)
+    rows, start_epoch = _resume(ckpt_path, checkpoint_key, lp)
     for epoch in range(start_epoch, settings.epochs + 1):
         t0 = time.perf_counter()
         lp.model.train()
@@ -359,12 +383,6 @@ def train(
         rows.append(ep.row(t0))
         _log_row(rows[-1], settings.epochs)
         if ckpt_path is not None:
-            state = {
-                "key": checkpoint_key,
-                "epoch": epoch,
-                "model": lp.model.state_dict(),
-                "optimizer": lp.opt.state_dict(),
-                "history": rows,
-            }
+            state = {"key": checkpoint_key, "epoch": epoch, **lp.state(), "history": rows}
             atomic_write(ckpt_path, lambda p, state=state: torch.save(state, p))
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

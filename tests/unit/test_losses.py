@@ -165,3 +165,60 @@ def test_an_unregistered_loss_is_a_config_error():
                 "experiments": {"e": {"dataset": "s", "model": "mlp"}},
             }
         )
+
+
+# --------------------------------------------------------------------------- hybrid, PML
+def test_hybrid_is_the_weighted_sum_of_eq1_and_eq2_on_the_same_anchors():
+    a, p, n = T([[0.0, 0.0]]), T([[0.6, 0.0]]), T([[0.0, 0.5]])
+    # Eq. 1: positive 0.36, negative (1 - 0.5)^2 = 0.25; Eq. 2: 0.36 - 0.25 + 1 = 1.11
+    for lam in (0.0, 0.3, 1.0):
+        got = L.hybrid_loss(a, p, n, margin=1.0, lam=lam).item()
+        assert got == pytest.approx(lam * (0.36 + 0.25) + (1 - lam) * 1.11, abs=1e-6)
+
+
+def _pml_reduced(name, z, y, module):
+    """PML's own reduced value of the same loss object (its default reducer)."""
+    from pytorch_metric_learning import losses as pml
+
+    cls = {v: k for k, v in L.PML_NAMES.items()}[name]
+    kwargs = {}
+    if name == "proxy_anchor":
+        kwargs = {"num_classes": 4, "embedding_size": z.shape[1]}
+    ref = getattr(pml, cls)(**kwargs)
+    if name == "proxy_anchor":
+        ref.proxies.data = module.loss.proxies.data.clone()
+    return ref(z, y)
+
+
+@pytest.mark.parametrize("name", ["multi_similarity", "supcon", "proxy_anchor", "margin_loss"])
+def test_pml_per_element_losses_reduce_to_pmls_own_value(name):
+    """Our unreduced PML losses reduced as PML's default reducer reduces them give PML's
+    reduced value: mean (multi-similarity), mean over non-zero (SupCon), the sum over the
+    count of active positive and negative terms (margin), and
+    ProxyAnchor's sum of positive terms / classes present + sum of negative terms / classes."""
+    torch.manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(16, 8), dim=1)
+    y = torch.arange(4).repeat_interleave(4)
+    y[12:] = 2  # class 3 absent: ProxyAnchor's positive divisor counts classes present
+    options = {"pml_options": {}}
+    module = L.build(L.get(name), options, 8, np.arange(4))
+    per = module(z, y)
+    assert per.dim() == 1 and per.numel() > 0
+    want = _pml_reduced(name, z, y, module).item()
+    if name == "multi_similarity":
+        got = per.mean()
+    elif name == "supcon":
+        got = per.sum() / (per > 0).sum()
+    elif name == "margin_loss":  # DivisorReducer: active positive + negative terms
+        got = per.sum() / module.loss(z, y)["margin_loss"]["divisor"]
+    else:
+        pos, neg = per[:4], per[4:]
+        got = pos.sum() / len(torch.unique(y)) + neg.sum() / 4
+    assert got.item() == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_pml_options_reach_the_loss():
+    m = L.build(L.get("margin_loss"), {"pml_options": {"margin_loss": {"margin": 0.05}}}, 8, None)
+    assert m.loss.margin == 0.05
+    proxies = L.build(L.get("proxy_anchor"), {"pml_options": {}}, 8, np.arange(5))
+    assert tuple(proxies.loss.proxies.shape) == (5, 8)  # trained parameters of the loss

@@ -2,11 +2,13 @@ import numpy as np
 import pytest
 import torch
 
+from dmlstudy import losses
 from dmlstudy.models import CNN, MLP
 from dmlstudy.train import (
     ADAM_IMPLEMENTATIONS,
     HISTORY_COLUMNS,
     TrainSettings,
+    deterministic_mode,
     grad_norm,
     make_optimizer,
     train,
@@ -106,3 +108,76 @@ def test_deterministic_mode_without_the_nan_fill_gives_the_same_training():
     (h1, w1), (h2, w2) = runs
     assert h1.equals(h2)
     assert all(torch.equal(a, b) for a, b in zip(w1, w2, strict=True))
+
+
+# --------------------------------------------------------------------------- every loss, miners
+def _all_losses_settings(loss, sampler="random", epochs=2):
+    from dmlstudy import config as C
+
+    cfg = C.validate(
+        {
+            "losses": [loss],
+            "sampling": {"sampler": sampler},
+            "training": {"epochs": epochs, "batch_size": 16},
+            "datasets": {"s": {"source": "synthetic"}},
+            "experiments": {"e": {"dataset": "s", "model": "mlp"}},
+        }
+    )
+    return TrainSettings.from_resolved(C.resolve_experiment(cfg, "e"), loss, seed=3)
+
+
+def _outlier_blobs():
+    x, y = _blobs(96)
+    y = y.copy()
+    y[:4] = -1
+    return x, y
+
+
+@pytest.mark.parametrize("loss", list(losses.LOSSES))
+def test_every_registered_loss_trains_from_a_validated_config(loss):
+    x, y = _outlier_blobs()
+    torch.manual_seed(0)
+    h = train(MLP(in_dim=8), x, y, _all_losses_settings(loss))
+    assert h["epoch"].tolist() == [0, 1, 2]
+    assert np.isfinite(h[["loss", "grad_norm"]].to_numpy()).all()
+    assert ((h["active_ratio"] >= 0) & (h["active_ratio"] <= 1)).all()
+    assert h["loss"].iloc[-1] < h["loss"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    "loss, sampler",
+    [
+        ("triplet", "semihard"),
+        ("triplet", "batch_hard"),
+        ("contrastive", "semihard"),
+        ("proxy_anchor", "random"),
+    ],
+)
+def test_mined_and_stateful_runs_are_deterministic_and_resume_bit_for_bit(tmp_path, loss, sampler):
+    x, y = _outlier_blobs()
+
+    deterministic_mode()  # as every training job runs (repeated indices in mined batches)
+
+    def run(epochs, ckpt):
+        torch.manual_seed(0)
+        model = MLP(in_dim=8)
+        h = train(model, x, y, _all_losses_settings(loss, sampler, epochs), checkpoint=ckpt)
+        return model, h
+
+    full_model, full = run(3, tmp_path / "full.pt")
+    run(1, tmp_path / "part.pt")  # "killed" after epoch 1
+    resumed_model, resumed = run(3, tmp_path / "part.pt")
+    cols = ["loss", "active_ratio", "grad_norm", "n_items"]
+    assert full[cols].equals(resumed[cols])
+    for a, b in zip(full_model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    if loss == "proxy_anchor":  # the proxies are trained and checkpointed
+        state = torch.load(tmp_path / "full.pt", weights_only=False)
+        assert "loss.proxies" in state["loss"]
+
+
+def test_a_sampler_that_cannot_serve_the_loss_is_a_config_error():
+    from dmlstudy.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot serve loss 'supcon'"):
+        _all_losses_settings("supcon", "semihard")
