@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OUTLIER = -1
+from .splits import OUTLIER
+from .splits import stratified_subset as stratified_subset  # re-exported; lives in splits
 
 
 @dataclass
@@ -117,28 +118,3 @@ def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     """The sampling generator of one epoch: a pure function of (seed, epoch), so a resumed
     run draws exactly the pairs an uninterrupted one would."""
     return np.random.default_rng([int(seed), int(epoch)])
-
-
-def stratified_subset(y: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
-    """Sorted indices of a stratified random subset of at most ``n`` of the labels ``y``.
-
-    Each class keeps ``floor(n * N_c / N)`` points, and the points left over go to the
-    classes with the largest remainders (ties: the smaller class label), so the class
-    proportions are kept to within one point and the size is exactly ``n``. Which points a
-    class keeps is decided by a generator seeded with ``seed``. ``n`` None or ``>= len(y)``:
-    all indices."""
-    y = np.asarray(y)
-    if n is None or n >= len(y):
-        return np.arange(len(y))
-    if n < 1:
-        raise ValueError(f"subset size must be at least 1, got {n}")
-    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    exact = n * counts / len(y)
-    take = np.floor(exact).astype(np.int64)
-    extra = n - int(take.sum())
-    take[np.argsort(-(exact - take), kind="stable")[:extra]] += 1
-    order = np.random.default_rng(seed).permutation(len(y))
-    order = order[np.argsort(inverse[order], kind="stable")]  # grouped by class, random within
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    keep = np.concatenate([order[s : s + t] for s, t in zip(starts, take, strict=True)])
-    return np.sort(keep)
