@@ -32,6 +32,7 @@ from conftest import (
 from dmlstudy import config as C
 from dmlstudy import h5io, pipeline
 from dmlstudy.errors import CorruptFileError, TrainingDivergedError
+from dmlstudy.sources import prepare_to_file
 
 RESULT_FILES = ("model", "history", "embeddings", "config")
 DELETE_HINT = "delete it and rerun"
@@ -59,7 +60,7 @@ def small(tmp_path_factory):
         }
     )
     data = root / "synthetic.h5"
-    pipeline.prepare_data(cfg["datasets"]["synthetic"], "synthetic", data)
+    prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
     return {"data": data, "resolved": C.training_params(cfg, "synthetic_mlp"), "root": root}
 
 

@@ -18,6 +18,7 @@ from dmlstudy import losses as L
 from dmlstudy.metrics import ClassDistances, _class_sums, mean_class_distances
 from dmlstudy.models import CNN, MLP, build_model
 from dmlstudy.sampling import stratified_subset
+from dmlstudy.sources import prepare_to_file
 from dmlstudy.train import (
     ADAM_IMPLEMENTATIONS,
     TrainSettings,
@@ -188,7 +189,7 @@ def test_history_class_distances_are_those_of_the_subsample(tmp_path):
         }
     )
     data = tmp_path / "synthetic.h5"
-    pipeline.prepare_data(cfg["datasets"]["synthetic"], "synthetic", data)
+    prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
     resolved = C.training_params(cfg, "synthetic_mlp")
     outputs = run_outputs(tmp_path)
     pipeline.train_run(data, resolved, "triplet", 0, outputs, tmp_path / "ckpt.pt")

@@ -17,11 +17,12 @@ import torch
 from torch import nn
 
 from dmlstudy import config as C
-from dmlstudy import h5io, synthetic
+from dmlstudy import h5io
 from dmlstudy.losses import triplet_loss
 from dmlstudy.metrics import variance_statistics
 from dmlstudy.pipeline import evaluate_run
 from dmlstudy.sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
+from dmlstudy.sources import prepare_dataset
 from dmlstudy.train import TrainSettings, _per_item_losses, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,8 +254,9 @@ SMALL = {"n_classes": 3, "n_per_class": 20, "dim": 8, "test_fraction": 0.25, "se
 
 
 def test_l2_input_normalization_gives_unit_rows_and_same_split():
-    plain = synthetic.prepare({"source": "synthetic", **SMALL, "input_normalization": "none"}, "s")
-    l2 = synthetic.prepare({"source": "synthetic", **SMALL, "input_normalization": "l2"}, "s")
+    spec = C.validate_dataset({"source": "synthetic", **SMALL})
+    plain = prepare_dataset({**spec, "input_normalization": "none"}, "s", spec["seed"])
+    l2 = prepare_dataset({**spec, "input_normalization": "l2"}, "s", spec["seed"])
     assert plain.attrs["input_normalization"] == "none" and l2.attrs["input_normalization"] == "l2"
     for split in ("train", "test"):
         xp, xl = plain.splits[split]["x"], l2.splits[split]["x"]

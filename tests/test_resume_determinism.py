@@ -39,6 +39,7 @@ from conftest import (
 
 from dmlstudy import config as C
 from dmlstudy import pipeline
+from dmlstudy.sources import prepare_to_file
 
 RESUME_CONFIG = CONFIG_DIR / "resume.yaml"
 EXPERIMENT, LOSS, SEED = "synthetic_mlp", "contrastive", 0
@@ -131,7 +132,7 @@ def reference(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume_reference")
     cfg = C.validate(load_yaml(RESUME_CONFIG))
     data = root / "data" / "synthetic.h5"
-    pipeline.prepare_data(cfg["datasets"]["synthetic"], "synthetic", data)
+    prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
     resolved = C.training_params(cfg, EXPERIMENT)
     ev = C.evaluation_params(cfg, EXPERIMENT)
     run = root / "uninterrupted"

@@ -63,19 +63,6 @@ def _takes_threads(fn) -> bool:
     return "threads" in inspect.signature(fn).parameters
 
 
-# --------------------------------------------------------------------------- data
-def prepare_data(spec: dict, name: str, out_path: str | os.PathLike) -> None:
-    """Prepare dataset ``name`` from its config entry into one HDF5 file (atomically)."""
-    from .sources import prepare_dataset
-
-    prepared = prepare_dataset(spec, name, int(spec.get("seed", 0)))
-    attrs = dict(prepared.attrs)
-    attrs.setdefault("name", name)
-    h5io.write_splits(out_path, prepared.splits, attrs)
-    sizes = {k: len(v["y"]) for k, v in prepared.splits.items()}
-    log.info("dataset %s (%s): %s -> %s", name, attrs.get("description"), sizes, out_path)
-
-
 # --------------------------------------------------------------------------- training
 def diagnostic_points(y: np.ndarray, outliers: str, n: int | None) -> np.ndarray:
     """Indices of the training points whose embeddings give the per-epoch class distances.
