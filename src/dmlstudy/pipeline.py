@@ -178,6 +178,8 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path, thread
     if ev["split"] == "all":
         z = np.concatenate([tr["x"], te["x"]])
         y = np.concatenate([tr["y"], te["y"]])
+    elif ev["split"] == "train":
+        z, y = tr["x"], tr["y"]
     else:
         z, y = te["x"], te["y"]
     hist = pd.read_csv(history_path)
@@ -207,7 +209,8 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path, thread
         "final_grad_norm": float(trained["grad_norm"].iloc[-1]),
         "train_seconds": float(hist["seconds"].sum()),
     }
-    metrics.update(_downstream_metrics(tr, te, ev))
+    if len(te["y"]):  # an empty test split (test_fraction 0) has no k-NN / retrieval scores
+        metrics.update(_downstream_metrics(tr, te, ev))
     _atomic_write(out_path, lambda p: Path(p).write_text(json.dumps(metrics, indent=2)))
     return metrics
 
