@@ -76,11 +76,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dmlstudy import losses as L
-from dmlstudy import pipeline, synthetic
+from dmlstudy import pipeline
 from dmlstudy import train as T
+from dmlstudy.config import validate_dataset
 from dmlstudy.metrics import ClassDistances, mean_class_distances
 from dmlstudy.models import CNN, MLP
 from dmlstudy.sampling import LabelIndex
+from dmlstudy.sources import prepare_dataset
 
 CKPT_KEY = "bench_training"
 MNIST_FULL = 60_000
@@ -166,7 +168,7 @@ def synthetic_train(n_per_class: int):
         "seed": 0,
         "n_per_class": n_per_class,
     }
-    tr = synthetic.prepare(spec, "synthetic", 0).splits["train"]
+    tr = prepare_dataset(validate_dataset(spec), "synthetic", 0).splits["train"]
     return torch.from_numpy(np.ascontiguousarray(tr["x"])), np.asarray(tr["y"], dtype=np.int64)
 
 

@@ -17,11 +17,12 @@ import torch
 from torch import nn
 
 from dmlstudy import config as C
-from dmlstudy import h5io, losses, synthetic
+from dmlstudy import h5io, losses
 from dmlstudy.evaluate import evaluate_run
 from dmlstudy.losses import triplet_loss
 from dmlstudy.metrics import variance_statistics
 from dmlstudy.sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
+from dmlstudy.sources import prepare_dataset
 from dmlstudy.train import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,8 +254,9 @@ SMALL = {"n_classes": 3, "n_per_class": 20, "dim": 8, "test_fraction": 0.25, "se
 
 
 def test_l2_input_normalization_gives_unit_rows_and_same_split():
-    plain = synthetic.prepare({"source": "synthetic", **SMALL, "input_normalization": "none"}, "s")
-    l2 = synthetic.prepare({"source": "synthetic", **SMALL, "input_normalization": "l2"}, "s")
+    spec = C.validate_dataset({"source": "synthetic", **SMALL})
+    plain = prepare_dataset({**spec, "input_normalization": "none"}, "s", spec["seed"])
+    l2 = prepare_dataset({**spec, "input_normalization": "l2"}, "s", spec["seed"])
     assert plain.attrs["input_normalization"] == "none" and l2.attrs["input_normalization"] == "l2"
     for split in ("train", "test"):
         xp, xl = plain.splits[split]["x"], l2.splits[split]["x"]
@@ -331,6 +333,43 @@ def test_evaluation_split_test_vs_all(tmp_path):
     )
     # classification/retrieval keep train -> test whatever the split of the statistics
     assert m_all["knn_accuracy"] == m_test["knn_accuracy"]
+
+
+def test_evaluation_split_train_with_an_empty_test_split(tmp_path):
+    """test_fraction 0 and evaluation.split train: statistics on the points trained on, and
+    no k-NN / retrieval scores (they need held-out points)."""
+    emb, hist, tr, _ = _write_run(tmp_path)
+    empty = {"x": tr["x"][:0], "y": tr["y"][:0]}
+    h5io.write_splits(emb, {"train": tr, "test": empty}, h5io.read_attrs(emb))
+    cfg = _config({"evaluation": {"split": "train"}})
+    m = evaluate_run(emb, hist, C.evaluation_params(cfg, "exp"), tmp_path / "m.json")
+    assert m["evaluation_split"] == "train" and m["n_eval_points"] == len(tr["y"]) == 40
+    assert m["intra_mean"] == pytest.approx(variance_statistics(tr["x"], tr["y"])["intra_mean"])
+    assert not [k for k in m if k.startswith(("knn", "recall@", "map@", "linear_probe"))]
+
+
+def test_training_on_every_point_then_scoring_those_points(tmp_path):
+    """The authors'-code preset end to end: test_fraction 0, a training run, evaluation on
+    the training split; the empty test split keeps its (0, D) shape through every file."""
+    from conftest import run_outputs
+    from dmlstudy.runs import train_run
+
+    from dmlstudy.sources import prepare_to_file
+
+    small = {"source": "synthetic", "n_classes": 3, "n_per_class": 10, "dim": 8, "test_fraction": 0}
+    cfg = _config(
+        {"training": {"epochs": 2}, "evaluation": {"split": "train"}}, datasets={"synthetic": small}
+    )
+    data = tmp_path / "data.h5"
+    prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
+    out = run_outputs(tmp_path)
+    train_run(data, C.training_params(cfg, "exp"), "triplet", 0, out, tmp_path / "ck.pt")
+    assert h5io.read_split(out["embeddings"], "test")["x"].shape == (0, 32)
+    assert len(h5io.read_split(out["embeddings"], "train")["y"]) == 31  # 30 + 1 outlier
+    m = evaluate_run(
+        out["embeddings"], out["history"], C.evaluation_params(cfg, "exp"), tmp_path / "m.json"
+    )
+    assert m["evaluation_split"] == "train" and m["n_eval_points"] == 31
 
 
 def test_include_outliers_adds_class_minus_one(tmp_path):
@@ -449,17 +488,20 @@ CODE_CHOICES = {
 
 
 def test_authors_code_config_holds_the_code_choices():
+    """The notebook's run: all 2,100 points trained on, the statistics on those same points."""
     cfg = _load("authors_code.yaml")
     assert cfg["preset"] == "authors_code"
     assert len(cfg["seeds"]) >= 2
+    choices = {**CODE_CHOICES, ("evaluation", "split"): "train"}
     for name, exp in cfg["experiments"].items():
         r = C.resolve_experiment(cfg, name)
         assert r["preset"] == "authors_code"
-        for (section, key), value in CODE_CHOICES.items():
+        for (section, key), value in choices.items():
             assert r[section][key] == value, (name, section, key)
         ds = cfg["datasets"][exp["dataset"]]
         if ds["source"] == "synthetic":
             assert ds["input_normalization"] == "l2"
+            assert ds["test_fraction"] == 0
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])

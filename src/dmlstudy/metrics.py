@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-OUTLIER = -1
+from .splits import OUTLIER
 
 
 def class_sums(v: np.ndarray, inverse: np.ndarray, n_classes: int) -> np.ndarray:

@@ -189,8 +189,10 @@ def embed(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> t
     model.eval()
     device = next(model.parameters()).device
     out = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    if not out:  # an empty split (test_fraction 0) keeps its (0, D) shape
+        out = [model(x.to(device)).cpu()]
     model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
+    return torch.cat(out)
 
 
 def _step_overflow(s: TrainSettings, epoch: int, batch: int) -> TrainingDivergedError:

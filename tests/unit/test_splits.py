@@ -1,7 +1,9 @@
+"""Stratified subsets and splits (dmlstudy.splits)."""
+
 import numpy as np
 import pytest
 
-from dmlstudy.splits import stratified_subset
+from dmlstudy.splits import stratified_split, stratified_subset
 
 
 @pytest.mark.parametrize("n", [1, 7, 100, 999])
@@ -23,3 +25,13 @@ def test_stratified_subset_all_points():
     assert np.array_equal(stratified_subset(y, None), [0, 1, 2])
     assert np.array_equal(stratified_subset(y, 3), [0, 1, 2])
     assert np.array_equal(stratified_subset(y, 50), [0, 1, 2])
+
+
+def test_stratified_split_helper_is_seeded():
+    y = np.repeat(np.arange(3), [7, 11, 13])
+    tr1, te1 = stratified_split(y, 0.25, np.random.default_rng(4))
+    tr2, te2 = stratified_split(y, 0.25, np.random.default_rng(4))
+    np.testing.assert_array_equal(te1, te2)
+    assert sorted(np.concatenate([tr1, te1]).tolist()) == list(range(len(y)))
+    counts = np.bincount(y[te1])
+    assert np.all(np.abs(counts - 0.25 * np.array([7, 11, 13])) <= 1)

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from snakemake.io import apply_wildcards, get_wildcard_names
 
 import dmlstudy
+from dmlstudy.sources import paper_dataset
 
 # The paper's numbers (as dmlstudy.comparison.REFERENCE_PATH, without importing pandas here).
 PAPER_REFERENCE = str(
@@ -61,6 +62,7 @@ def experiment_info():
             },
             "backbone": backbone,
             "dataset_spec": dataset_spec(exp["dataset"]),
+            "paper_dataset": paper_dataset(dataset_spec(exp["dataset"])),
             "backbone_spec": config["backbones"].get(backbone) if backbone else None,
             **{
                 k: resolved[k]
