@@ -67,3 +67,7 @@ def reduce(per_item: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
 def active_ratio(per_item: torch.Tensor) -> float:
     """Fraction of pairs/triplets with non-zero loss (§2.2, Active Ratio)."""
     return float((per_item > 0).float().mean())
+
+
+def label(name: str) -> str:  # temporary; replaced by the loss registry
+    return {"contrastive": "Contrastive", "triplet": "Triplet"}[name]

