@@ -33,6 +33,7 @@ from .stats import (
     NO_TEST,
     PAIRED_PERMUTATION,
     PERMUTATION,
+    RANK_CENSORED,
     adjust,
     compare,
     mean_std,
@@ -264,17 +265,19 @@ def evaluate_claims(
     m = int(out["p_seeds"].notna().sum())
     level = alpha / max(m, 1)
     out["power_level"] = level
-    out["seeds_for_80_power"] = [_seeds_needed(r, level) for _, r in out.iterrows()]
+    out["seeds_for_80_power"] = pd.array(
+        [_seeds_needed(r, level) for _, r in out.iterrows()], dtype="Int64"
+    )
     return out.drop(columns=["effect"])
 
 
 def _seeds_needed(r, level: float):
+    """Seeds per loss for 80% power at ``level``: from the noncentral t for a t-test; for
+    the exact tests (zero variance, censored ranks) the seeds with which perfectly
+    separated values could reach ``level`` at all (a lower bound)."""
     if r["verdict"] != "inconclusive" or r["test"] == NO_TEST:
         return None
-    if r["test"] in (
-        PERMUTATION,
-        PAIRED_PERMUTATION,
-    ):  # zero variance: exact test, perfect separation
+    if r["test"] in (PERMUTATION, PAIRED_PERMUTATION, RANK_CENSORED):
         return seeds_for_exact(level, paired=r["test"] == PAIRED_PERMUTATION)
     return seeds_for_power(r["effect"], level, 0.8, paired=bool(r["paired"]))
 
@@ -343,8 +346,9 @@ def claims_tex(claims: pd.DataFrame, experiments: dict) -> str:
         f"p: two-sided, {method}-corrected across the {int(claims['p_seeds'].notna().sum())} tested "
         f"claims. Verdict: supported (corrected p < {alpha:g}, the paper's direction), "
         "contradicted (corrected p < α, the opposite direction), inconclusive (anything else). "
-        "Seeds: seeds per loss for 80% power to detect the observed effect at α/m; -- none "
-        "would (no effect, or untestable). ° the paper does not make this claim for this "
+        "Seeds: seeds per loss for 80% power to detect the observed effect at α/m (exact "
+        "tests: the fewest with which any result could reach α/m); -- none would (no effect, "
+        "or untestable). ° the paper does not make this claim for this "
         "dataset. Hedges' g and the evidence are in claims.csv.",
     ]
     return latex.table(

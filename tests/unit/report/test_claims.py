@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from report_fixtures import EXPS, LOSSES, PAPER, SEEDS, STATISTICS, frame, info, make_metrics
 from scipy import stats as sps
@@ -69,7 +70,7 @@ def test_not_significant_is_inconclusive_with_seeds_needed(tmp_path):
     cl = claims.evaluate_claims(frame(tmp_path, ms), MNIST, PAPER, STATISTICS)
     row = cl[cl["claim_id"] == "accuracy"].iloc[0]
     assert row["verdict"] == "inconclusive"
-    assert row["seeds_for_80_power"] is None or row["seeds_for_80_power"] > 3
+    assert pd.isna(row["seeds_for_80_power"]) or row["seeds_for_80_power"] > 3
     assert row["power_level"] == pytest.approx(0.05 / cl["p_seeds"].notna().sum())
 
 
@@ -96,6 +97,9 @@ def test_censored_loss_decay_epoch(tmp_path):
     assert row["p_seeds"] == pytest.approx(2 / 252)  # complete separation, 5 and 5
     assert row["difference"] > 0 and math.isnan(row["ci_low"])
     assert "5/5 contrastive, 0/5 triplet" in row["evidence"]
+    if row["verdict"] == "inconclusive":  # the exact rank test's floor: 2 / C(2n, n) < alpha / m
+        n = int(row["seeds_for_80_power"])
+        assert 2 / math.comb(2 * n, n) < row["power_level"] <= 2 / math.comb(2 * n - 2, n - 1)
     # neither loss reaches it: no test, inconclusive
     for m in ms:
         m["loss_decay_epoch"] = None
@@ -114,7 +118,7 @@ def test_two_zero_variance_groups_are_not_significant_with_three_seeds(tmp_path)
     assert row["test"] == "exact sign-flip" and row["p_seeds"] == pytest.approx(0.25)
     assert row["verdict"] == "inconclusive" and row["difference"] == 4
     m = int(cl["p_seeds"].notna().sum())
-    need = row["seeds_for_80_power"]
+    need = int(row["seeds_for_80_power"])
     assert 2 / 2**need < 0.05 / m <= 2 / 2 ** (need - 1)
 
 
