@@ -7,7 +7,6 @@ Each test builds its input by hand, small enough that the whole file runs in sec
 from __future__ import annotations
 
 import copy
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +26,20 @@ from dmlstudy.train import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: (section, key, paper value, code value): the options this file covers.
-OPTIONS = [
-    ("loss", "triplet_distance", "squared", "euclidean"),
-    ("training", "weight_decay", 1e-5, 0.0),
-    ("training", "epochs", 50, 100),
-    ("sampling", "outliers", "exclude_from_positives", "as_class"),
-    ("sampling", "allow_self_positive", False, True),
-    ("evaluation", "split", "test", "all"),
-    ("evaluation", "include_outliers", False, True),
-]
+#: The released code's value of each option this file covers (the paper's value is the
+#: schema's x-paper annotation, read by dmlstudy.config.paper_settings()).
+CODE_VALUES = {
+    ("loss", "triplet_distance"): "euclidean",
+    ("training", "weight_decay"): 0.0,
+    ("training", "epochs"): 100,
+    ("sampling", "outliers"): "as_class",
+    ("sampling", "allow_self_positive"): True,
+    ("evaluation", "split"): "all",
+    ("evaluation", "include_outliers"): True,
+}
+PAPER = C.paper_settings()
+#: (section, key, paper value, code value)
+OPTIONS = [(s, k, PAPER[f"{s}.{k}"], code) for (s, k), code in CODE_VALUES.items()]
 
 
 _SCHEMA = C.load_schema()
@@ -435,56 +438,13 @@ def test_preset_top_level_and_per_experiment():
     assert _config(preset="mine")["experiments"]["exp"]["preset"] == "mine"
 
 
-def test_table_groups_name_the_preset():
-    from dmlstudy.tables import table1, table2
-
-    rows = []
-    for exp, preset in (("synthetic_paper", "paper"), ("synthetic_code", "authors_code")):
-        for loss, seed in itertools.product(("contrastive", "triplet"), (0, 1)):
-            rows.append(
-                {
-                    "experiment": exp,
-                    "label": "Synthetic",
-                    "preset": preset,
-                    "loss": loss,
-                    "seed": seed,
-                    "data_description": "d",
-                    "per_class_intra_variance": {"0": 0.1 + seed, "1": 0.2, "2": 0.3},
-                    **{
-                        k: 0.5 + seed
-                        for k in ("intra_mean", "intra_var", "inter_mean", "inter_var")
-                    },
-                    "inter_dist_mean": 1.0,
-                    "inter_dist_std": 0.1,
-                    "mean_active_ratio": 0.5,
-                    "mean_grad_norm": 0.1,
-                    "loss_decay_epoch": 3,
-                    "epochs": 5,
-                }
-            )
-    df = pd.DataFrame(rows)
-    for make in (table1, table2):
-        out, tex = make(copy.deepcopy(df))
-        assert "Synthetic [authors\\_code]" in tex
-        assert "Synthetic [paper]" not in tex  # the paper reading keeps the bare label
-        assert set(out["preset"]) == {"paper", "authors_code"}
-
-
 def _load(name: str) -> dict:
     path = ROOT / "config" / name
     assert path.exists(), f"{path} is part of the project and must exist"
     return C.validate(C.load_file(path))
 
 
-CODE_CHOICES = {
-    ("loss", "triplet_distance"): "euclidean",
-    ("training", "weight_decay"): 0.0,
-    ("training", "epochs"): 100,
-    ("sampling", "outliers"): "as_class",
-    ("sampling", "allow_self_positive"): True,
-    ("evaluation", "split"): "all",
-    ("evaluation", "include_outliers"): True,
-}
+CODE_CHOICES = CODE_VALUES
 
 
 def test_authors_code_config_holds_the_code_choices():

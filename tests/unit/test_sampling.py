@@ -133,6 +133,7 @@ def test_a_toy_sampler_is_one_registry_entry(monkeypatch):
     )
     cfg = C.validate(
         {
+            "losses": ["contrastive"],
             "sampling": {"sampler": "ordered"},
             "datasets": {"s": {"source": "synthetic"}},
             "experiments": {"e": {"dataset": "s", "model": "mlp"}},

@@ -1,5 +1,6 @@
 """Figures 1, 2 and 3 of the paper: per-class intra-class variance, PCA of the input data
-and of each loss's embeddings, and the greediness metrics per epoch."""
+and of each loss's embeddings, and the greediness metrics per epoch. The losses are those
+the runs used, labelled and coloured by their order in ``loss_labels``."""
 
 from __future__ import annotations
 
@@ -12,8 +13,30 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-COLORS = {"contrastive": "#1f77b4", "triplet": "#d62728"}
-LABELS = {"contrastive": "Contrastive", "triplet": "Triplet"}
+#: Colours of the losses in registry order: the first two keep the figures as they were
+#: (blue, red), the rest follow the tab10 palette.
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+def loss_colors(loss_labels: Mapping[str, str]) -> dict[str, str]:
+    """A colour per loss, by its position in ``loss_labels``."""
+    return {lo: PALETTE[i % len(PALETTE)] for i, lo in enumerate(loss_labels)}
+
+
+def _losses(names, loss_labels: Mapping[str, str]) -> list[str]:
+    present = set(names)
+    return [lo for lo in loss_labels if lo in present]
 
 
 def save(fig, stem: str | Path, dpi: int = 150) -> None:
@@ -25,14 +48,17 @@ def save(fig, stem: str | Path, dpi: int = 150) -> None:
     plt.close(fig)
 
 
-def fig1_intra_class_variance(metrics: pd.DataFrame, stem, dpi: int = 150) -> None:
-    """Per-class intra-class variance for both losses, one panel per experiment (mean ± std
+def fig1_intra_class_variance(
+    metrics: pd.DataFrame, loss_labels: Mapping[str, str], stem, dpi: int = 150
+) -> None:
+    """Per-class intra-class variance for each loss, one panel per experiment (mean ± std
     over seeds as bars with error bars)."""
+    colors = loss_colors(loss_labels)
     exps = list(dict.fromkeys(metrics["experiment"]))
     fig, axes = plt.subplots(1, len(exps), figsize=(5.5 * len(exps), 3.8), squeeze=False)
     for ax, exp in zip(axes[0], exps, strict=True):
         sub = metrics[metrics["experiment"] == exp]
-        losses = [lo for lo in LABELS if lo in set(sub["loss"])]
+        losses = _losses(sub["loss"], loss_labels)
         width = 0.8 / max(len(losses), 1)
         classes = None
         for i, loss in enumerate(losses):
@@ -47,8 +73,8 @@ def fig1_intra_class_variance(metrics: pd.DataFrame, stem, dpi: int = 150) -> No
                 width,
                 yerr=err,
                 capsize=2,
-                color=COLORS[loss],
-                label=f"{LABELS[loss]} (n={len(per)} seeds)",
+                color=colors[loss],
+                label=f"{loss_labels[loss]} (n={len(per)} seeds)",
             )
         if classes is not None:
             ax.set_xticks(np.arange(len(classes)))
@@ -71,11 +97,18 @@ FIG3_PANELS = [
 ]
 
 
-def fig3_greediness(histories: pd.DataFrame, labels: dict, stem, dpi: int = 150) -> None:
-    """Loss, active ratio, gradient norm and intra-class distance per epoch, both losses,
+def fig3_greediness(
+    histories: pd.DataFrame,
+    labels: Mapping[str, str],
+    loss_labels: Mapping[str, str],
+    stem,
+    dpi: int = 150,
+) -> None:
+    """Loss, active ratio, gradient norm and intra-class distance per epoch, each loss,
     mean line and min–max band over seeds; one row per experiment. Epoch 0 is measured
     before any update; the loss panel marks 10% of each loss's initial value (the
     loss-decay threshold of §2.2)."""
+    colors = loss_colors(loss_labels)
     exps = list(dict.fromkeys(histories["experiment"]))
     fig, axes = plt.subplots(
         len(exps), len(FIG3_PANELS), figsize=(15, 3.0 * len(exps) + 0.6), squeeze=False
@@ -84,7 +117,7 @@ def fig3_greediness(histories: pd.DataFrame, labels: dict, stem, dpi: int = 150)
         sub = histories[histories["experiment"] == exp]
         for c, (col, name) in enumerate(FIG3_PANELS):
             ax = axes[r, c]
-            for loss in [lo for lo in LABELS if lo in set(sub["loss_name"])]:
+            for loss in _losses(sub["loss_name"], loss_labels):
                 runs = sub[sub["loss_name"] == loss]
                 if col not in runs:
                     continue
@@ -94,7 +127,7 @@ def fig3_greediness(histories: pd.DataFrame, labels: dict, stem, dpi: int = 150)
                 ax.plot(
                     mean.index,
                     mean.values,
-                    color=COLORS[loss],
+                    color=colors[loss],
                     marker="o" if len(mean) <= 12 else None,
                     markersize=3,
                 )
@@ -103,12 +136,12 @@ def fig3_greediness(histories: pd.DataFrame, labels: dict, stem, dpi: int = 150)
                         mean.index,
                         lo_.values,
                         hi.values,
-                        color=COLORS[loss],
+                        color=colors[loss],
                         alpha=0.2,
                         linewidth=0,
                     )
                 if col == "loss" and 0 in mean.index:
-                    ax.axhline(0.1 * mean.loc[0], color=COLORS[loss], linestyle=":", linewidth=1)
+                    ax.axhline(0.1 * mean.loc[0], color=colors[loss], linestyle=":", linewidth=1)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
             ax.set_ylabel(name)
@@ -117,13 +150,13 @@ def fig3_greediness(histories: pd.DataFrame, labels: dict, stem, dpi: int = 150)
                 ax.set_title(str(labels.get(exp, exp)), loc="left", fontsize=10, fontweight="bold")
     handles, names = [], []
     seeds = histories.groupby(["experiment", "loss_name"])["seed"].nunique()
-    for loss in [lo for lo in LABELS if lo in set(histories["loss_name"])]:
+    for loss in _losses(histories["loss_name"], loss_labels):
         ns = sorted(set(seeds.xs(loss, level="loss_name")))
         n_text = "/".join(map(str, ns))
         many = ns[-1] > 1
-        handles.append(Line2D([], [], color=COLORS[loss], marker="o", markersize=3))
+        handles.append(Line2D([], [], color=colors[loss], marker="o", markersize=3))
         names.append(
-            f"{LABELS[loss]} ({'mean of ' if many else ''}{n_text} seed{'s' if many else ''})"
+            f"{loss_labels[loss]} ({'mean of ' if many else ''}{n_text} seed{'s' if many else ''})"
         )
     handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=1))
     names.append("10% of initial loss (loss-decay threshold)")
@@ -155,7 +188,7 @@ def load_pca_panel(
 
     Returns ``{"input": (x, y), "embeddings": {loss: (z, y)}, "class_names": [...] | None,
     "n_total": N}``."""
-    from . import h5io
+    from .. import h5io
 
     te = h5io.read_split(input_path, "test")
     attrs = h5io.read_attrs(input_path)
@@ -237,17 +270,18 @@ def _scatter(ax, pts: np.ndarray, y: np.ndarray, colors: dict, size: float) -> N
 def fig2_pca(
     panels: Mapping[str, dict],
     labels: Mapping[str, str],
+    loss_labels: Mapping[str, str],
     stem,
     dpi: int = 150,
     seed: int = 0,
-    losses: tuple[str, ...] = ("contrastive", "triplet"),
 ) -> None:
     """Fig. 2: PCA (2 components, fitted per panel) of the input data and of each loss's
     test embeddings, coloured by class, outliers (-1) grey crosses; one row per
-    experiment, columns input / contrastive / triplet. ``panels`` maps experiment →
+    experiment, columns input then one per loss. ``panels`` maps experiment →
     :func:`load_pca_panel`'s result."""
     exps = list(panels)
-    present = [lo for lo in losses if any(lo in panels[e]["embeddings"] for e in exps)]
+    colors_of = loss_colors(loss_labels)
+    present = [lo for lo in loss_labels if any(lo in panels[e]["embeddings"] for e in exps)]
     ncols = 1 + len(present)
     fig, axes = plt.subplots(
         len(exps), ncols, figsize=(4.2 * ncols + 1.8, 3.9 * len(exps)), squeeze=False
@@ -260,7 +294,7 @@ def fig2_pca(
         size = float(np.clip(3000 / max(len(y), 1), 3, 25))
         cols = [("input", "Input data", "black", (x, y))]
         cols += [
-            (lo, f"{LABELS[lo]} embeddings", COLORS[lo], panel["embeddings"].get(lo))
+            (lo, f"{loss_labels[lo]} embeddings", colors_of[lo], panel["embeddings"].get(lo))
             for lo in present
         ]
         for c, (key, title, color, data) in enumerate(cols):

@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dmlstudy import figures, h5io
+from dmlstudy import h5io
+from dmlstudy.report import figures
 
 LOSSES = ("contrastive", "triplet")
+LOSS_LABELS = {"contrastive": "Contrastive", "triplet": "Triplet"}
 
 
 def check_outputs(stem, min_png_kb=20):
@@ -99,7 +101,8 @@ def test_fig2_pca(tmp_path, pca_files):
         for name, (d, e) in pca_files.items()
     }
     stem = tmp_path / "figures" / "fig2_pca"
-    figures.fig2_pca(panels, {"synthetic": "Synthetic", "digits": "MNIST"}, stem, dpi=80, seed=0)
+    labels = {"synthetic": "Synthetic", "digits": "MNIST"}
+    figures.fig2_pca(panels, labels, LOSS_LABELS, stem, dpi=80, seed=0)
     check_outputs(stem)
 
 
@@ -110,7 +113,7 @@ def test_fig2_pca_one_loss_and_many_classes(tmp_path):
     data, emb = write_experiment(tmp_path, "many", x[:10], x, y, {"kind": "vectors"})
     panel = figures.load_pca_panel(data, {"triplet": emb["triplet"]}, n_samples=200)
     stem = tmp_path / "fig2_one"
-    figures.fig2_pca({"many": panel}, {}, stem, dpi=60)
+    figures.fig2_pca({"many": panel}, {}, LOSS_LABELS, stem, dpi=60)
     check_outputs(stem, min_png_kb=10)
 
 
@@ -140,14 +143,14 @@ def histories(exps=("synthetic_mlp", "mnist_cnn"), seeds=(0, 1), epochs=6):
 def test_fig3_greediness(tmp_path):
     stem = tmp_path / "fig3"
     figures.fig3_greediness(
-        histories(), {"synthetic_mlp": "Synthetic", "mnist_cnn": "MNIST"}, stem, dpi=80
+        histories(), {"synthetic_mlp": "Synthetic", "mnist_cnn": "MNIST"}, LOSS_LABELS, stem, dpi=80
     )
     check_outputs(stem)
 
 
 def test_fig3_single_seed(tmp_path):
     stem = tmp_path / "fig3_one"
-    figures.fig3_greediness(histories(exps=("x",), seeds=(0,)), {}, stem, dpi=60)
+    figures.fig3_greediness(histories(exps=("x",), seeds=(0,)), {}, LOSS_LABELS, stem, dpi=60)
     check_outputs(stem, min_png_kb=10)
 
 
@@ -167,5 +170,24 @@ def test_fig1_intra_class_variance(tmp_path):
         for s in (0, 1)
     ]
     stem = tmp_path / "fig1"
-    figures.fig1_intra_class_variance(pd.DataFrame(rows), stem, dpi=80)
+    figures.fig1_intra_class_variance(pd.DataFrame(rows), LOSS_LABELS, stem, dpi=80)
     check_outputs(stem, min_png_kb=10)
+
+
+def test_loss_colors_keep_the_paper_pair_and_extend_by_order():
+    colors = figures.loss_colors({**LOSS_LABELS, "toy": "Toy"})
+    assert colors == {"contrastive": "#1f77b4", "triplet": "#d62728", "toy": "#2ca02c"}
+
+
+def test_fig1_with_a_third_loss(tmp_path):
+    rows = [
+        {"experiment": "a", "label": "A", "loss": loss, "seed": s,
+         "per_class_intra_variance": {str(c): 0.1 * (c + 1) + 0.01 * s for c in range(3)}}
+        for loss in ("contrastive", "triplet", "toy")
+        for s in (0, 1)
+    ]  # fmt: skip
+    stem = tmp_path / "fig1_three"
+    figures.fig1_intra_class_variance(
+        pd.DataFrame(rows), {**LOSS_LABELS, "toy": "Toy"}, stem, dpi=60
+    )
+    check_outputs(stem, min_png_kb=5)
