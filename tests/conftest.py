@@ -94,7 +94,7 @@ def copy_run(src, dst) -> Path:
 
 
 def run_outputs(folder) -> dict[str, str]:
-    """The result files of one training run in ``folder``, as ``pipeline.train_run`` takes them."""
+    """The result files of one training run in ``folder``, as ``runs.train_run`` takes them."""
     folder = Path(folder)
     names = {
         "model": "model.pt",

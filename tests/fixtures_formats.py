@@ -13,7 +13,9 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from dmlstudy.sources import write_idx
+from dmlstudy.errors import DataNotFoundError
+from dmlstudy.sources import Prepared
+from dmlstudy.sources.idx import write_idx
 
 CIFAR10_NAMES = [
     "airplane",
@@ -174,3 +176,29 @@ def write_cars(folder: str | Path, n_classes: int = 4, per_class: int = 3) -> di
         names[0, c] = np.array([f"Make{c + 1} Model Sedan 2012"])
     scipy.io.savemat(folder / "cars_annos.mat", {"annotations": ann, "class_names": names})
     return {"n": n, "class_names": [f"Make{c + 1} Model Sedan 2012" for c in range(n_classes)]}
+
+
+# --------------------------------------------------------------------------- assertions
+
+REQUIRED_ATTRS = {"kind", "description", "num_classes", "source"}
+
+
+def assert_image_prepared(p: Prepared, channels: int, hw: tuple[int, int]):
+    assert REQUIRED_ATTRS <= set(p.attrs)
+    assert p.attrs["kind"] == "images"
+    assert p.attrs["image_shape"] == [channels, *hw]
+    assert len(p.attrs["normalize_mean"]) == len(p.attrs["normalize_std"]) == channels
+    for split in ("train", "test"):
+        x, y = p.splits[split]["x"], p.splits[split]["y"]
+        assert x.dtype == np.uint8 and x.shape[1:] == (channels, *hw)
+        assert y.dtype == np.int64 and y.shape == (len(x),)
+        assert y.min() >= 0 and y.max() < p.attrs["num_classes"]
+
+
+def assert_not_found(exc: DataNotFoundError, name: str, folder: Path, *needles: str):
+    msg = str(exc)
+    assert f"'{name}'" in msg
+    assert str(folder) in msg
+    assert "how to get them" in msg
+    for n in needles:
+        assert n in msg, (n, msg)

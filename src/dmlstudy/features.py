@@ -41,6 +41,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from . import h5io
+from .device import resolve_device
 from .errors import (
     BackboneUnavailableError,
     ConfigError,
@@ -49,28 +50,8 @@ from .errors import (
     DmlStudyError,
 )
 
-BACKBONE_KINDS = {"hf_vit", "torchvision_vit_b_32", "efficientnet_lite0"}
-
-DEFAULT_HF_MODEL = "google/vit-base-patch32-224-in21k"
-
-#: Keys every backbone spec may carry, with their defaults (``None`` = kind-specific default).
-SPEC_DEFAULTS: dict[str, object] = {
-    "kind": "efficientnet_lite0",
-    "name": None,  # the config key (backbones.<name>), used in messages only
-    "model": None,  # hf_vit: hub id or local folder
-    "revision": None,  # hf_vit: hub revision (branch, tag or commit)
-    "weights": None,  # torchvision: "IMAGENET1K_V1" or a .pth path; efficientnet: .pth or packaged
-    "image_size": None,  # None = the backbone's native size (224; HF: config.image_size)
-    "batch_size": 64,
-    "num_workers": 2,
-    "description": None,  # free text, copied into the output's description
-}
-
-_KIND_DEFAULTS = {
-    "hf_vit": {"model": DEFAULT_HF_MODEL},
-    "torchvision_vit_b_32": {"weights": "IMAGENET1K_V1", "image_size": 224},
-    "efficientnet_lite0": {"image_size": 224},
-}
+#: torchvision_vit_b_32 with ``weights: null``: the ImageNet-1k weights the authors' code uses.
+TORCHVISION_DEFAULT_WEIGHTS = "IMAGENET1K_V1"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -80,56 +61,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # spec and device
 
 
-def backbone_spec(spec: dict | None) -> dict:
-    """Validate a backbone spec and fill in defaults (returns a new dict)."""
-    spec = dict(spec or {})
-    unknown = sorted(set(spec) - set(SPEC_DEFAULTS))
-    name = spec.get("name") or spec.get("kind") or "?"
-    if unknown:
+def _named(spec: dict) -> dict:
+    """The backbone's validated config entry (the schema filled every default), with the
+    name used in messages (``name``, default: its kind). Checks only what the schema cannot
+    express."""
+    out = {"description": None, **spec}
+    out["name"] = spec.get("name") or spec["kind"]
+    if out["kind"] == "torchvision_vit_b_32" and out["image_size"] != 224:
         raise ConfigError(
-            f"backbones.{name}: unknown key(s) {unknown}; allowed: {sorted(SPEC_DEFAULTS)}"
-        )
-    out = dict(SPEC_DEFAULTS)
-    out.update({k: v for k, v in spec.items() if v is not None})
-    kind = out["kind"]
-    if kind not in BACKBONE_KINDS:
-        raise ConfigError(
-            f"backbones.{name}.kind = {kind!r} is not a known backbone; "
-            f"allowed: {sorted(BACKBONE_KINDS)}"
-        )
-    for key, value in _KIND_DEFAULTS[kind].items():
-        if out.get(key) is None:
-            out[key] = value
-    if out["name"] is None:
-        out["name"] = kind
-    for key in ("batch_size", "num_workers"):
-        if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 0:
-            raise ConfigError(f"backbones.{out['name']}.{key} = {out[key]!r}: need an integer >= 0")
-    if out["batch_size"] < 1:
-        raise ConfigError(f"backbones.{out['name']}.batch_size must be >= 1")
-    size = out["image_size"]
-    if size is not None and (not isinstance(size, int) or size < 1):
-        raise ConfigError(f"backbones.{out['name']}.image_size = {size!r}: need a positive integer")
-    if kind == "torchvision_vit_b_32" and size != 224:
-        raise ConfigError(
-            f"backbones.{out['name']}.image_size = {size}: torchvision's vit_b_32 only accepts 224"
+            f"backbones.{out['name']}.image_size = {out['image_size']}: torchvision's vit_b_32 "
+            f"only accepts 224"
         )
     return out
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` = CUDA when present, else CPU; ``"cuda"`` without a GPU is a config error."""
-    device = str(device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device = {device!r} but no CUDA GPU is visible here; use 'auto' or 'cpu'"
-        )
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ConfigError(f"device = {device!r}: {exc}; use 'auto', 'cpu' or 'cuda'") from exc
 
 
 # --------------------------------------------------------------------------------------
@@ -256,7 +199,7 @@ def _load_hf_vit(spec: dict):
         raise BackboneUnavailableError(
             f"backbone '{name}': folder {model!r} does not exist (cwd: {os.getcwd()}).\n"
             f"  fix: set backbones.{name}.model to a folder saved with save_pretrained, "
-            f"or to a hub id such as {DEFAULT_HF_MODEL!r} where the hub is reachable."
+            f"or to a hub id such as google/vit-base-patch32-224-in21k where the hub is reachable."
         )
     from transformers import ViTModel
 
@@ -297,7 +240,7 @@ def _load_hf_vit(spec: dict):
 def _load_torchvision_vit_b_32(spec: dict):
     import torchvision
 
-    name, weights = spec["name"], str(spec["weights"])
+    name, weights = spec["name"], str(spec["weights"] or TORCHVISION_DEFAULT_WEIGHTS)
     enum = torchvision.models.ViT_B_32_Weights
     if weights in enum.__members__:
         w = enum[weights]
@@ -387,7 +330,7 @@ def load_backbone(spec: dict, device: str | torch.device = "cpu") -> tuple[Backb
     ``size`` (S), ``mean``, ``std`` (per channel, after scaling to [0, 1]),
     ``interpolation`` and ``resize``.
     """
-    spec = backbone_spec(spec)
+    spec = _named(spec)
     device = resolve_device(device)
     module, prep = _LOADERS[spec["kind"]](spec)
     prep = {
@@ -595,7 +538,7 @@ def extract_features(
     the preprocessing and the dtype. ``batch_size``/``num_workers`` default to the spec's.
     Returns the attributes written.
     """
-    spec = backbone_spec(spec)
+    spec = _named(spec)
     batch_size = spec["batch_size"] if batch_size is None else int(batch_size)
     num_workers = spec["num_workers"] if num_workers is None else int(num_workers)
     if batch_size < 1 or num_workers < 0:
@@ -655,4 +598,9 @@ def extract_features(
         "torch_version": str(torch.__version__),
     }
     h5io.write_splits(out_h5, splits, attrs)
+    print(
+        f"wrote {out_h5}: {attrs['feature_dim']}-d features, backbone {attrs['backbone']} "
+        f"({attrs['model']}), device {attrs['device']}, compute dtype {compute_dtype}",
+        file=sys.stderr,
+    )
     return attrs

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-OUTLIER = -1
+from .splits import OUTLIER
 
 
-def _class_sums(v: np.ndarray, inverse: np.ndarray, n_classes: int) -> np.ndarray:
+def class_sums(v: np.ndarray, inverse: np.ndarray, n_classes: int) -> np.ndarray:
     """Per-class sums of the rows (2-D) or values (1-D) of ``v``, added in point order.
 
     Same float64 results as ``np.add.at`` (which adds in the same order; checked in the
@@ -33,7 +33,7 @@ def class_centroids(z: np.ndarray, y: np.ndarray, include_outliers: bool = False
     keep = np.ones(len(y), dtype=bool) if include_outliers else y != OUTLIER
     z, y = z[keep], y[keep]
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    centroids = _class_sums(z, inverse, len(classes)) / counts[:, None]
+    centroids = class_sums(z, inverse, len(classes)) / counts[:, None]
     return classes, centroids, counts, inverse, z
 
 
@@ -41,7 +41,7 @@ def per_class_intra_variance(z, y, include_outliers: bool = False) -> dict[int, 
     """``(1/N_c) sum_{i in I_c} ||z_i - mu_c||^2`` for each class c (the inner term of Eq. 3)."""
     classes, centroids, counts, inverse, zk = class_centroids(z, y, include_outliers)
     sq = ((zk - centroids[inverse]) ** 2).sum(axis=1)
-    per = _class_sums(sq, inverse, len(classes)) / counts
+    per = class_sums(sq, inverse, len(classes)) / counts
     return {int(c): float(v) for c, v in zip(classes, per, strict=True)}
 
 

@@ -1,9 +1,10 @@
-"""Pair and triplet sampling of §3.2, vectorised (no Python loop over samples).
+"""Samplers: which pairs or triplets each training batch holds. One registry entry per sampler;
+the paper's random sampler of §3.2 (vectorised, no Python loop over samples) is the default.
 
-Every epoch each anchor draws, uniformly at random,
-- contrastive: one partner, a positive (same label) with probability ``positive_fraction``,
-  else a negative (different label);
-- triplet: one positive and one negative.
+Every epoch the random sampler lets each anchor draw, uniformly at random,
+- for a loss on pairs: one partner, a positive (same label) with probability
+  ``positive_fraction``, else a negative (different label);
+- for a loss on triplets: one positive and one negative.
 
 Outliers (label -1), with ``outliers="exclude_from_positives"`` (the paper's text), never
 form a positive pair: an outlier is never drawn as a positive, and an outlier *anchor* has
@@ -14,15 +15,21 @@ code) -1 is an ordinary extra class.
 
 ``allow_self_positive=True`` lets an anchor draw itself as its positive (the authors' code
 draws the positive from the whole class, itself included).
+
+A sampler yields ``Batch`` objects: the indices of the training points to embed (one
+gather, one forward pass) and ``args(z)``, which turns the batch's embeddings into the
+positional arguments of the loss's per-item function (``losses`` module doc). A miner that
+chooses partners from the embeddings does so inside ``args``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-OUTLIER = -1
+from .splits import OUTLIER
 
 
 @dataclass
@@ -62,6 +69,14 @@ class LabelIndex:
         self.can_be_positive = np.ones(self.n, dtype=bool)
         if outliers == "exclude_from_positives":
             self.can_be_positive = y != OUTLIER
+
+    def label_index(self, outliers_excluded: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The classes a batch loss sees (sorted; the outlier label left out when outliers
+        form no positives) and each point's index among them (-1: not in any batch)."""
+        classes = self.classes[self.classes != OUTLIER] if outliers_excluded else self.classes
+        pos = np.searchsorted(classes, self.y)
+        ok = (pos < len(classes)) & (classes[np.minimum(pos, len(classes) - 1)] == self.y)
+        return classes, np.where(ok, pos, -1)
 
     def draw_positive(self, rng: np.random.Generator, allow_self: bool):
         """One same-label index per point, and whether it has one at all."""
@@ -119,26 +134,187 @@ def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(epoch)])
 
 
-def stratified_subset(y: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
-    """Sorted indices of a stratified random subset of at most ``n`` of the labels ``y``.
+# --------------------------------------------------------------------------- registry
+@dataclass
+class Batch:
+    """One training batch: the points to embed, and how their embeddings become the
+    arguments of the loss's per-item function."""
 
-    Each class keeps ``floor(n * N_c / N)`` points, and the points left over go to the
-    classes with the largest remainders (ties: the smaller class label), so the class
-    proportions are kept to within one point and the size is exactly ``n``. Which points a
-    class keeps is decided by a generator seeded with ``seed``. ``n`` None or ``>= len(y)``:
-    all indices."""
-    y = np.asarray(y)
-    if n is None or n >= len(y):
-        return np.arange(len(y))
-    if n < 1:
-        raise ValueError(f"subset size must be at least 1, got {n}")
-    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    exact = n * counts / len(y)
-    take = np.floor(exact).astype(np.int64)
-    extra = n - int(take.sum())
-    take[np.argsort(-(exact - take), kind="stable")[:extra]] += 1
-    order = np.random.default_rng(seed).permutation(len(y))
-    order = order[np.argsort(inverse[order], kind="stable")]  # grouped by class, random within
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    keep = np.concatenate([order[s : s + t] for s, t in zip(starts, take, strict=True)])
-    return np.sort(keep)
+    members: object  #: (M,) int64 tensor of training-point indices, gathered in one go
+    args: Callable  #: z (M, D) -> positional arguments of ``LossSpec.per_item``
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    name: str  #: config value (``sampling.sampler``)
+    label: str
+    partners: tuple[str, ...]  #: the loss partner kinds it can serve (``losses.PARTNERS``)
+    #: (index, partners, settings, epoch, device) -> iterator of Batch
+    batches: Callable[..., Iterator[Batch]]
+    source: str = ""
+
+
+SAMPLERS: dict[str, SamplerSpec] = {}
+
+
+def register(spec: SamplerSpec) -> SamplerSpec:
+    """Add a sampler to the registry (its name must be new)."""
+    if spec.name in SAMPLERS:
+        raise ValueError(f"sampler {spec.name!r} is registered already")
+    SAMPLERS[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> SamplerSpec:
+    try:
+        return SAMPLERS[name]
+    except KeyError:
+        raise ValueError(f"unknown sampler {name!r}; registered: {', '.join(SAMPLERS)}") from None
+
+
+def _split_args(k: int, n_parts: int, extra):
+    """``args`` of a batch laid out as k anchors, then k partners (then k negatives)."""
+    if n_parts == 2:
+        return lambda z: (z[:k], z[k:], extra)
+    return lambda z: (z[:k], z[k : 2 * k], z[2 * k :])
+
+
+def random_batches(index: LabelIndex, partners: str, s, epoch: int, device) -> Iterator[Batch]:
+    """The paper's sampler (§3.2): fresh random pairs or triplets every epoch, drawn by a
+    generator seeded by (seed, epoch), anchors in random order, cut into batches of
+    ``s.batch_size`` anchors. The whole epoch's member order is laid out once; each batch is
+    a slice of it (anchors, then their partners, then negatives)."""
+    import torch
+
+    rng = epoch_rng(s.seed, epoch)
+    if partners == "pairs":
+        pairs = sample_pairs(index, rng, s.positive_fraction, s.allow_self_positive)
+        members, is_pos = (pairs.anchor, pairs.partner), pairs.is_positive
+    elif partners == "triplets":
+        t = sample_triplets(index, rng, s.allow_self_positive)
+        members, is_pos = (t.anchor, t.positive, t.negative), None
+    else:
+        raise ValueError(f"the random sampler draws pairs or triplets, not {partners!r}")
+    cols = np.stack(members).astype(np.int64, copy=False)  # (r, M), r = 2 or 3 members
+    r, m, bs = cols.shape[0], cols.shape[1], s.batch_size
+    full = m // bs * bs  # batch b's members: cols[:, b*bs:(b+1)*bs] flattened row by row
+    order = np.concatenate(
+        [cols[:, :full].reshape(r, -1, bs).transpose(1, 0, 2).ravel(), cols[:, full:].ravel()]
+    )
+    order = torch.from_numpy(order).to(device)
+    if is_pos is not None:
+        is_pos = torch.from_numpy(np.ascontiguousarray(is_pos)).to(device)
+    for start in range(0, m, bs):
+        stop = min(start + bs, m)
+        extra = None if is_pos is None else is_pos[start:stop]
+        yield Batch(order[r * start : r * stop], _split_args(stop - start, r, extra))
+
+
+def class_balanced_batches(index: LabelIndex, s, epoch: int):
+    """Indices of class-balanced batches (as PML's MPerClassSampler): each batch holds
+    ``s.m_per_class`` random points of each of ``batch_size // m_per_class`` random classes
+    (drawn without replacement while enough classes exist), as many batches as the epoch has
+    ``batch_size``-sized slices of the eligible points. Deterministic in (seed, epoch).
+    Outliers are left out when they form no positives (``sampling.outliers``)."""
+    rng = epoch_rng(s.seed, epoch)
+    classes, cls = index.label_index(s.outliers == "exclude_from_positives")
+    members = [np.flatnonzero(cls == c) for c in range(len(classes))]
+    members = [(c, m) for c, m in enumerate(members) if len(m) > 1]
+    if len(members) < 2:
+        raise ValueError("class-balanced batches need at least two classes of two or more points")
+    m = min(s.m_per_class, s.batch_size)
+    per_batch = max(2, s.batch_size // m)
+    n_points = sum(len(v) for _, v in members)
+    for _ in range(max(1, n_points // s.batch_size)):
+        pick = rng.choice(len(members), size=per_batch, replace=per_batch > len(members))
+        idx = [rng.choice(members[c][1], size=m, replace=m > len(members[c][1])) for c in pick]
+        yield np.concatenate(idx), cls
+
+
+def _batch_args(members: np.ndarray, cls: np.ndarray, device):
+    import torch
+
+    labels = torch.from_numpy(cls[members]).to(device)
+    return torch.from_numpy(members).to(device), labels
+
+
+def random_class_batches(index: LabelIndex, s, epoch: int, device) -> Iterator[Batch]:
+    """Random class-balanced batches for losses on whole batches (``partners: batch``)."""
+    for members, cls in class_balanced_batches(index, s, epoch):
+        idx, labels = _batch_args(members, cls, device)
+        yield Batch(idx, lambda z, labels=labels: (z, labels))
+
+
+def random_any(index: LabelIndex, partners: str, s, epoch: int, device) -> Iterator[Batch]:
+    if partners == "batch":
+        return random_class_batches(index, s, epoch, device)
+    return random_batches(index, partners, s, epoch, device)
+
+
+register(
+    SamplerSpec(
+        name="random",
+        label="random (§3.2)",
+        partners=("pairs", "triplets", "batch"),
+        batches=random_any,
+        source="§3.2; losses on whole batches get random class-balanced batches",
+    )
+)
+
+
+def _mined(miner_factory):
+    """A sampler that draws class-balanced batches and lets a PML miner choose the
+    triplets from the batch's embeddings (detached: mining selects, it is not trained).
+    For a loss on pairs, each mined triplet gives its positive and its negative pair."""
+
+    def batches(index: LabelIndex, partners: str, s, epoch: int, device) -> Iterator[Batch]:
+        import torch
+
+        miner = miner_factory(s)
+        for members, cls in class_balanced_batches(index, s, epoch):
+            idx, labels = _batch_args(members, cls, device)
+
+            def args(z, labels=labels):
+                a, p, n = miner(z.detach(), labels)
+                if partners == "triplets":
+                    return z[a], z[p], z[n]
+                pos = torch.cat(
+                    [torch.ones_like(a, dtype=torch.bool), torch.zeros_like(a, dtype=torch.bool)]
+                )
+                return z[torch.cat([a, a])], z[torch.cat([p, n])], pos
+
+            yield Batch(idx, args)
+
+    return batches
+
+
+def _semihard(s):
+    from pytorch_metric_learning.miners import TripletMarginMiner
+
+    return TripletMarginMiner(margin=s.loss_options["margin"], type_of_triplets="semihard")
+
+
+def _batch_hard(s):
+    from pytorch_metric_learning.miners import BatchHardMiner
+
+    return BatchHardMiner()
+
+
+register(
+    SamplerSpec(
+        name="semihard",
+        label="semi-hard mining",
+        partners=("pairs", "triplets"),
+        batches=_mined(_semihard),
+        source="Schroff et al. 2015 (PML TripletMarginMiner, semihard)",
+    )
+)
+register(
+    SamplerSpec(
+        name="batch_hard",
+        label="batch-hard mining",
+        partners=("pairs", "triplets"),
+        batches=_mined(_batch_hard),
+        source="Hermans et al. 2017 (PML BatchHardMiner)",
+    )
+)

@@ -9,7 +9,7 @@ forward pass over anchors and partners together, and records per epoch:
 - ``grad_norm``: total L2 norm of all parameter gradients before each step, averaged
   over the epoch's batches;
 - ``intra_class_distance`` / ``inter_class_distance``: on the embeddings of the diagnostic
-  points (the training points, or the fixed subsample ``pipeline`` passes) after the epoch
+  points (the training points, or the fixed subsample ``runs`` passes) after the epoch
   (``metrics.ClassDistances``);
 - ``seconds``: wall time of the epoch.
 
@@ -37,10 +37,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import losses as L
+from . import losses, sampling
+from .device import resolve_device
 from .errors import DmlStudyError, TrainingDivergedError
+from .io import atomic_write
 from .metrics import ClassDistances
-from .sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
+from .sampling import LabelIndex
 
 log = logging.getLogger("dmlstudy.train")
 
@@ -58,28 +60,33 @@ HISTORY_COLUMNS = [
 
 @dataclass
 class TrainSettings:
+    """Everything the loop needs, read from the validated config (``from_resolved``); the
+    schema holds every default, so none is repeated here."""
+
     loss: str
-    margin: float = 1.0
-    triplet_distance: str = "squared"
-    reduction: str = "mean"
-    positive_fraction: float = 0.5
-    outliers: str = "exclude_from_positives"
-    allow_self_positive: bool = False
-    epochs: int = 50
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    seed: int = 0
-    adam: str = "fused"
+    seed: int
+    loss_options: dict  #: the resolved ``loss`` section (margin, triplet_distance, reduction)
+    sampler: str
+    m_per_class: int
+    positive_fraction: float
+    outliers: str
+    allow_self_positive: bool
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    adam: str
 
     @classmethod
     def from_resolved(cls, resolved: dict, loss: str, seed: int) -> TrainSettings:
-        lo, sa, tr = resolved["loss"], resolved["sampling"], resolved["training"]
+        """From an experiment's resolved config (``config.resolve_experiment``)."""
+        sa, tr = resolved["sampling"], resolved["training"]
         return cls(
             loss=loss,
-            margin=lo["margin"],
-            triplet_distance=lo["triplet_distance"],
-            reduction=lo["reduction"],
+            seed=seed,
+            loss_options=dict(resolved["loss"]),
+            sampler=sa["sampler"],
+            m_per_class=sa["m_per_class"],
             positive_fraction=sa["positive_fraction"],
             outliers=sa["outliers"],
             allow_self_positive=sa["allow_self_positive"],
@@ -87,19 +94,25 @@ class TrainSettings:
             batch_size=tr["batch_size"],
             lr=tr["lr"],
             weight_decay=tr["weight_decay"],
-            seed=seed,
-            adam=tr.get("adam", "fused"),
+            adam=tr["adam"],
         )
 
+    @classmethod
+    def defaults(cls, loss: str, seed: int = 0, **overrides) -> TrainSettings:
+        """The schema's defaults, with ``overrides`` (field names of this class, or keys of
+        the loss section such as ``margin``): for tests and benchmarks."""
+        from .config import section_defaults
 
-def set_threads(threads: int) -> None:
-    """Pin torch's intra-op threads so parallel Snakemake jobs never oversubscribe cores."""
-    threads = max(1, int(threads))
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set once in this process
-        pass
+        resolved = {s: section_defaults(s) for s in ("loss", "sampling", "training")}
+        for key in list(overrides):
+            if key in resolved["loss"]:
+                resolved["loss"][key] = overrides.pop(key)
+        out = cls.from_resolved(resolved, loss, seed)
+        for key, value in overrides.items():
+            if not hasattr(out, key):
+                raise TypeError(f"TrainSettings has no field {key!r}")
+            setattr(out, key, value)
+        return out
 
 
 def deterministic_mode() -> None:
@@ -114,14 +127,6 @@ def deterministic_mode() -> None:
     torch.utils.deterministic.fill_uninitialized_memory = False
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but no GPU is visible; set device: cpu or auto")
-    return torch.device(device)
-
-
 #: ``training.adam`` -> keyword arguments of torch.optim.Adam. All three compute the same
 #: update; they differ in the last bits and in speed (docs/benchmarks.md: fused is the
 #: fastest on a CPU, for_loop is torch's CPU default and what the authors' code ran).
@@ -134,15 +139,16 @@ _ADAM_BETA1 = 0.9
 _FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
-def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Adam:
-    """Adam with the paper's lr and weight decay, in the implementation ``s.adam``."""
+def make_optimizer(model: nn.Module, s: TrainSettings, extra=()) -> torch.optim.Adam:
+    """Adam with the paper's lr and weight decay, in the implementation ``s.adam``, over the
+    model's parameters and ``extra`` ones (a loss's trained proxies)."""
     try:
         kwargs = ADAM_IMPLEMENTATIONS[s.adam]
     except KeyError:
         allowed = ", ".join(ADAM_IMPLEMENTATIONS)
         raise ValueError(f"unknown training.adam {s.adam!r}; allowed: {allowed}") from None
     return torch.optim.Adam(
-        model.parameters(),
+        [*model.parameters(), *extra],
         lr=s.lr,
         betas=(_ADAM_BETA1, 0.999),
         weight_decay=s.weight_decay,
@@ -183,60 +189,10 @@ def embed(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> t
     model.eval()
     device = next(model.parameters()).device
     out = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    if not out:  # an empty split (test_fraction 0) keeps its (0, D) shape
+        out = [model(x.to(device)).cpu()]
     model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
-
-
-def _batch_losses(model, xb: torch.Tensor, k: int, is_pos, s: TrainSettings) -> torch.Tensor:
-    """One forward pass over ``xb`` = the batch's k anchors, then their k partners (then k
-    negatives), and Eq. 1 or Eq. 2 per pair/triplet."""
-    z = model(xb)
-    if s.loss == "contrastive":
-        return L.contrastive_loss(z[:k], z[k:], is_pos, margin=s.margin)
-    return L.triplet_loss(
-        z[:k], z[k : 2 * k], z[2 * k :], margin=s.margin, squared=s.triplet_distance == "squared"
-    )
-
-
-def _per_item_losses(model, x, batch, s: TrainSettings) -> torch.Tensor:
-    """Losses of one batch given as (anchor, partner, is_positive) or (anchor, positive,
-    negative) index tensors: one gather, one forward pass, then Eq. 1 or Eq. 2."""
-    if s.loss == "contrastive":
-        a, p, is_pos = batch
-        return _batch_losses(model, x.index_select(0, torch.cat([a, p])), len(a), is_pos, s)
-    a, p, n = batch
-    return _batch_losses(model, x.index_select(0, torch.cat([a, p, n])), len(a), None, s)
-
-
-def _epoch_batches(index: LabelIndex, s: TrainSettings, epoch: int, device):
-    """The epoch's batches as (members, k, is_positive or None). ``members`` lists the k
-    anchors, then their partners (then negatives), so one ``index_select`` gathers the batch
-    input; the whole epoch's member order is laid out once, each batch is a slice of it."""
-    rng = epoch_rng(s.seed, epoch)
-    if s.loss == "contrastive":
-        pairs = sample_pairs(index, rng, s.positive_fraction, s.allow_self_positive)
-        members, is_pos = (pairs.anchor, pairs.partner), pairs.is_positive
-    elif s.loss == "triplet":
-        t = sample_triplets(index, rng, s.allow_self_positive)
-        members, is_pos = (t.anchor, t.positive, t.negative), None
-    else:
-        raise ValueError(f"unknown loss {s.loss!r}; allowed: {', '.join(L.LOSSES)}")
-    cols = np.stack(members).astype(np.int64, copy=False)  # (r, M), r = 2 or 3 members
-    r, m, bs = cols.shape[0], cols.shape[1], s.batch_size
-    full = m // bs * bs  # batch b's members: cols[:, b*bs:(b+1)*bs] flattened row by row
-    order = np.concatenate(
-        [cols[:, :full].reshape(r, -1, bs).transpose(1, 0, 2).ravel(), cols[:, full:].ravel()]
-    )
-    order = torch.from_numpy(order).to(device)
-    if is_pos is not None:
-        is_pos = torch.from_numpy(np.ascontiguousarray(is_pos)).to(device)
-    for start in range(0, m, bs):
-        stop = min(start + bs, m)
-        yield (
-            order[r * start : r * stop],
-            stop - start,
-            None if is_pos is None else is_pos[start:stop],
-        )
+    return torch.cat(out)
 
 
 def _step_overflow(s: TrainSettings, epoch: int, batch: int) -> TrainingDivergedError:
@@ -246,11 +202,156 @@ def _step_overflow(s: TrainSettings, epoch: int, batch: int) -> TrainingDiverged
     )
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def _resume(ckpt_path: Path | None, key: str, lp: _Loop) -> tuple[list[dict], int]:
+    """History rows and the first epoch to run, from a checkpoint of this configuration
+    (none, another configuration's, or an unreadable one: start from scratch)."""
+    if ckpt_path is None or not ckpt_path.exists():
+        return [], 0
+    try:
+        state = torch.load(ckpt_path, map_location=lp.dev, weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        # a damaged checkpoint only costs a restart, never a wrong result
+        log.warning("checkpoint %s unreadable (%s); training from scratch", ckpt_path, exc)
+        return [], 0
+    if state.get("key") != key:
+        log.info("checkpoint %s belongs to another configuration; starting fresh", ckpt_path)
+        return [], 0
+    lp.model.load_state_dict(state["model"])
+    lp.opt.load_state_dict(state["optimizer"])
+    if "loss" in state:
+        lp.loss_fn.load_state_dict(state["loss"])
+    log.info("resuming from %s after epoch %d", ckpt_path, state["epoch"])
+    return state["history"], state["epoch"] + 1
+
+
+class _Epoch:
+    """One pass over the epoch's batches. Per-item losses and gradient norms stay tensors
+    until the epoch ends (no per-batch host conversions); they are reduced once, in float64."""
+
+    def __init__(self, loop: _Loop, epoch: int):
+        self.loop, self.epoch = loop, epoch
+        self.items: list[torch.Tensor] = []
+        self.gnorms: list[list[torch.Tensor]] = []
+        self.last_batch = -1
+
+    def run(self) -> None:
+        lp, s = self.loop, self.loop.s
+        batches = lp.sampler.batches(lp.index, lp.loss.partners, s, self.epoch, lp.dev)
+        for b, batch in enumerate(batches):
+            self.last_batch = b
+            z = lp.model(lp.x.index_select(0, batch.members))
+            per_item = lp.loss_fn(*batch.args(z))
+            if per_item.numel() == 0:  # a miner found nothing to learn from in this batch
+                continue
+            value = losses.reduce(per_item, s.loss_options["reduction"])
+            if not math.isfinite(value.item()):
+                raise TrainingDivergedError(
+                    f"loss is {value.item()} at epoch {self.epoch}, batch {b} ({s.loss}, seed "
+                    f"{s.seed}); no result written. Lower training.lr or check the input data "
+                    f"for NaN/inf."
+                )
+            lp.opt.zero_grad(set_to_none=True)
+            value.backward()
+            self.gnorms.append(param_grad_norms(lp.params))
+            if self.epoch > 0:  # epoch 0 measures the untrained model: no update
+                lp.step(self.epoch, b)
+            self.items.append(per_item.detach())
+        lp.opt.zero_grad(set_to_none=True)
+        if not self.items:
+            raise DmlStudyError(
+                f"epoch {self.epoch}: no {s.loss} pairs/triplets could be drawn from "
+                f"{lp.index.n} training points (every anchor lacks a positive: single-member "
+                f"classes or only outliers)"
+            )
+
+    def row(self, seconds_from: float) -> dict:
+        lp, s = self.loop, self.loop.s
+        all_items = torch.cat(self.items)
+        n_items = all_items.numel()
+        z = embed(lp.model, lp.diag_x).numpy()
+        if not np.isfinite(z).all():  # the last step of the epoch diverged
+            raise TrainingDivergedError(
+                f"embeddings are not finite after epoch {self.epoch}, batch {self.last_batch} "
+                f"({s.loss}, seed {s.seed}); no result written. Lower training.lr or check the "
+                f"input data."
+            )
+        intra, inter = lp.class_distances(z)
+        return {
+            "epoch": self.epoch,
+            "loss": float(all_items.double().sum()) / max(n_items, 1),
+            "active_ratio": int(all_items.gt(0).sum()) / max(n_items, 1),
+            "grad_norm": float(total_grad_norms(self.gnorms).mean()) if self.gnorms else math.nan,
+            "intra_class_distance": intra,
+            "inter_class_distance": inter,
+            "n_items": n_items,
+            "seconds": time.perf_counter() - seconds_from,
+        }
+
+
+class _Loop:
+    """The state one training run shares across epochs."""
+
+    def __init__(self, model, x, y, s: TrainSettings, device, diag_x, diag_y):
+        self.s = s
+        self.loss = losses.get(s.loss)
+        self.sampler = sampling.get(s.sampler)
+        if self.loss.partners not in self.sampler.partners:
+            raise DmlStudyError(
+                f"sampler {s.sampler!r} cannot serve loss {s.loss!r} (it needs "
+                f"{self.loss.partners}); choose another sampling.sampler"
+            )
+        self.dev = resolve_device(device)
+        self.model = model.to(self.dev)
+        self.x = x.to(self.dev)
+        self.diag_x = self.x if diag_x is None else diag_x.to(self.dev)
+        self.index = LabelIndex(y, s.outliers)
+        self.class_distances = ClassDistances(y if diag_y is None else diag_y)
+        self.loss_fn = self._build_loss(y)
+        extra = list(self.loss_fn.parameters()) if isinstance(self.loss_fn, nn.Module) else []
+        self.opt = make_optimizer(model, s, extra)
+        self.params = [p for p in [*model.parameters(), *extra] if p.requires_grad]
+        # Adam's first step moves a weight by up to lr / (1 - beta1). torch's for-loop Adam
+        # raises when that overflows float32; fused/foreach would write inf into the weights.
+        self.first_step_overflows = s.lr / (1 - _ADAM_BETA1) > _FLOAT32_MAX
+
+    def _build_loss(self, y):
+        if self.loss.module is None:
+            return losses.build(self.loss, self.s.loss_options, 0, None)
+        dim = embed(self.model, self.x[:1]).shape[1]
+        classes, _ = self.index.label_index(self.s.outliers == "exclude_from_positives")
+        torch.manual_seed(self.s.seed)  # proxies: initialised from the run's seed
+        return losses.build(self.loss, self.s.loss_options, dim, classes).to(self.dev)
+
+    def state(self) -> dict:
+        """Model, optimiser and (for losses with parameters) loss state for a checkpoint."""
+        out = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+        if isinstance(self.loss_fn, nn.Module):
+            out["loss"] = self.loss_fn.state_dict()
+        return out
+
+    def step(self, epoch: int, batch: int) -> None:
+        if self.first_step_overflows:
+            raise _step_overflow(self.s, epoch, batch)
+        try:
+            self.opt.step()
+        except RuntimeError as exc:  # the for-loop Adam's step size overflows
+            if "overflow" not in str(exc):
+                raise
+            raise _step_overflow(self.s, epoch, batch) from exc
+
+
+def _log_row(r: dict, epochs: int) -> None:
+    log.info(
+        "epoch %3d/%d  loss %.4f  active %.3f  |grad| %.4f  intra %.4f  inter %.4f  %.2fs",
+        r["epoch"],
+        epochs,
+        r["loss"],
+        r["active_ratio"],
+        r["grad_norm"],
+        r["intra_class_distance"],
+        r["inter_class_distance"],
+        r["seconds"],
+    )
 
 
 def train(
@@ -266,124 +367,24 @@ def train(
 ) -> pd.DataFrame:
     """Train ``model`` in place; return the per-epoch history (row 0 = before any update).
 
-    ``checkpoint``: file written atomically after every epoch; if it exists and its
-    ``checkpoint_key`` matches, training resumes after its last epoch. A checkpoint from
-    another configuration is ignored (and overwritten).
+    The loss and the sampler are looked up once in their registries (``losses.LOSSES``,
+    ``sampling.SAMPLERS``). ``checkpoint``: file written atomically after every epoch; if it
+    exists and its ``checkpoint_key`` matches, training resumes after its last epoch. A
+    checkpoint from another configuration is ignored (and overwritten).
     ``diag_x``/``diag_y``: points whose embeddings give the per-epoch class distances
     (default: the training points).
     """
-    s = settings
-    dev = resolve_device(device)
-    model.to(dev)
-    x = x.to(dev)
-    diag_x = x if diag_x is None else diag_x.to(dev)
-    diag_y = y if diag_y is None else diag_y
-    index = LabelIndex(y, s.outliers)
-    class_distances = ClassDistances(diag_y)
-    opt = make_optimizer(model, s)
-    params = [p for p in model.parameters() if p.requires_grad]
-    # Adam's first step moves a weight by up to lr / (1 - beta1). torch's for-loop Adam
-    # raises when that overflows float32; fused/foreach would write inf into the weights.
-    first_step_overflows = s.lr / (1 - _ADAM_BETA1) > _FLOAT32_MAX
-    rows: list[dict] = []
-    start_epoch = 0
-
+    lp = _Loop(model, x, y, settings, device, diag_x, diag_y)
     ckpt_path = Path(checkpoint) if checkpoint else None
-    if ckpt_path is not None and ckpt_path.exists():
-        try:
-            state = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
-            # a damaged checkpoint only costs a restart, never a wrong result
-            log.warning("checkpoint %s unreadable (%s); training from scratch", ckpt_path, exc)
-            state = None
-        if state is not None and state.get("key") == checkpoint_key:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            rows = state["history"]
-            start_epoch = state["epoch"] + 1
-            log.info("resuming from %s after epoch %d", ckpt_path, state["epoch"])
-        elif state is not None:
-            log.info("checkpoint %s belongs to another configuration; starting fresh", ckpt_path)
-
-    for epoch in range(start_epoch, s.epochs + 1):
+    rows, start_epoch = _resume(ckpt_path, checkpoint_key, lp)
+    for epoch in range(start_epoch, settings.epochs + 1):
         t0 = time.perf_counter()
-        model.train()
-        # Per-item losses and gradient norms stay tensors until the epoch ends (no per-batch
-        # host conversions); they are reduced once, in float64.
-        n_items, gnorms, items, b = 0, [], [], -1
-        for b, (members, k, is_pos) in enumerate(_epoch_batches(index, s, epoch, dev)):
-            per_item = _batch_losses(model, x.index_select(0, members), k, is_pos, s)
-            loss = L.reduce(per_item, s.reduction)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise TrainingDivergedError(
-                    f"loss is {loss_value} at epoch {epoch}, batch {b} ({s.loss}, seed {s.seed}); "
-                    f"no result written. Lower training.lr or check the input data for NaN/inf."
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorms.append(param_grad_norms(params))
-            if epoch > 0:  # epoch 0 measures the untrained model: no update
-                if first_step_overflows:
-                    raise _step_overflow(s, epoch, b)
-                try:
-                    opt.step()
-                except RuntimeError as exc:  # the for-loop Adam's step size overflows
-                    if "overflow" not in str(exc):
-                        raise
-                    raise _step_overflow(s, epoch, b) from exc
-            per_item = per_item.detach()
-            items.append(per_item)
-            n_items += per_item.numel()
-        opt.zero_grad(set_to_none=True)
-        if b < 0:
-            raise DmlStudyError(
-                f"epoch {epoch}: no {s.loss} pairs/triplets could be drawn from {len(y)} training "
-                f"points (every anchor lacks a positive: single-member classes or only outliers)"
-            )
-        all_items = torch.cat(items)
-        loss_sum = float(all_items.double().sum())
-        n_active = int(all_items.gt(0).sum())
-        z = embed(model, diag_x).numpy()
-        if not np.isfinite(z).all():  # the last step of the epoch diverged
-            raise TrainingDivergedError(
-                f"embeddings are not finite after epoch {epoch}, batch {b} ({s.loss}, seed "
-                f"{s.seed}); no result written. Lower training.lr or check the input data."
-            )
-        intra, inter = class_distances(z)
-        rows.append(
-            {
-                "epoch": epoch,
-                "loss": loss_sum / max(n_items, 1),
-                "active_ratio": n_active / max(n_items, 1),
-                "grad_norm": float(total_grad_norms(gnorms).mean()) if gnorms else math.nan,
-                "intra_class_distance": intra,
-                "inter_class_distance": inter,
-                "n_items": n_items,
-                "seconds": time.perf_counter() - t0,
-            }
-        )
-        r = rows[-1]
-        log.info(
-            "epoch %3d/%d  loss %.4f  active %.3f  |grad| %.4f  intra %.4f  inter %.4f  %.2fs",
-            epoch,
-            s.epochs,
-            r["loss"],
-            r["active_ratio"],
-            r["grad_norm"],
-            intra,
-            inter,
-            r["seconds"],
-        )
+        lp.model.train()
+        ep = _Epoch(lp, epoch)
+        ep.run()
+        rows.append(ep.row(t0))
+        _log_row(rows[-1], settings.epochs)
         if ckpt_path is not None:
-            _atomic_torch_save(
-                {
-                    "key": checkpoint_key,
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "history": rows,
-                },
-                ckpt_path,
-            )
+            state = {"key": checkpoint_key, "epoch": epoch, **lp.state(), "history": rows}
+            atomic_write(ckpt_path, lambda p, state=state: torch.save(state, p))
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

@@ -7,8 +7,10 @@ from types import SimpleNamespace
 from snakemake.io import apply_wildcards, get_wildcard_names
 
 import dmlstudy
+from dmlstudy import losses as dmllosses
+from dmlstudy.sources import paper_dataset
 
-# The paper's numbers (as dmlstudy.comparison.REFERENCE_PATH, without importing pandas here).
+# The paper's numbers (as dmlstudy.report.comparison.REFERENCE_PATH, without importing pandas here).
 PAPER_REFERENCE = str(
     Path(dmlstudy.__file__).resolve().parent / "data" / "paper_reference.csv"
 )
@@ -22,6 +24,7 @@ TABLES = expand(
         "table3_classification",
         "table4_retrieval",
         "paper_comparison",
+        "claims",
     ],
     ext=["csv", "tex"],
 ) + ["results/tables/runtime.csv"]
@@ -37,6 +40,27 @@ AGGREGATE_RULES = {
     "make_pca_figure",
     "collect_runtime",
 }
+
+
+# Every run of this config: (experiment, loss, seed) records, and each run's files in the
+# same order, so the aggregation scripts never read a run's identity back out of a path.
+RUNS = [
+    {"experiment": e, "loss": lo, "seed": s}
+    for e in EXPERIMENTS
+    for lo in LOSSES
+    for s in SEEDS
+]
+
+
+def runs_files(name):
+    """The file ``name`` of every run, aligned with RUNS."""
+    return [f"{RUN_DIR.format(**r)}/{name}" for r in RUNS]
+
+
+def loss_labels():
+    """Loss name -> its label in tables and figures (from the loss registry), for the
+    losses this config trains."""
+    return {lo: dmllosses.get(lo).label for lo in LOSSES}
 
 
 def experiment_labels():
@@ -61,6 +85,7 @@ def experiment_info():
             },
             "backbone": backbone,
             "dataset_spec": dataset_spec(exp["dataset"]),
+            "paper_dataset": paper_dataset(dataset_spec(exp["dataset"])),
             "backbone_spec": config["backbones"].get(backbone) if backbone else None,
             **{
                 k: resolved[k]

@@ -90,11 +90,9 @@ wildcard_constraints:
 
 # ---------------------------------------------------------------- input functions
 def dataset_spec(name):
-    """The dataset's config entry, with an empty root resolved under data_root."""
-    spec = dict(config["datasets"][name])
-    if "root" in spec and not spec["root"]:
-        spec["root"] = f"{config['data_root']}/{name}"
-    return spec
+    """The dataset's validated config entry (defaults filled, an empty root resolved
+    under data_root by dmlconfig.validate)."""
+    return dict(config["datasets"][name])
 
 
 _check_data()

@@ -1,6 +1,7 @@
 """Snakemake script: metrics.json of one run."""
 
-from dmlstudy.pipeline import evaluate_run, run_stage, setup_logging
+from dmlstudy.evaluate import evaluate_run
+from dmlstudy.scripting import run_stage, setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

@@ -1,12 +1,17 @@
-"""Snakemake script: every number the paper reports beside ours, and its claims checked."""
+"""Snakemake script: the paper's claims checked (claims.csv/tex) and every number the paper
+reports beside ours (paper_comparison.csv/tex)."""
 
-from dmlstudy import comparison, tables
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
+from dmlstudy.report import claims, comparison, latex, load
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])
-experiments = snakemake.params.experiments
-df = tables.load_metrics(snakemake.input.metrics, experiments)
+out, p = snakemake.output, snakemake.params
+df = load.load_metrics(snakemake.input.metrics, p.runs, p.experiments)
+checked = claims.evaluate_claims(df, p.experiments, p.paper_settings, p.statistics)
+latex.write(*claims.claims_table(checked, p.experiments), out.claims_csv, out.claims_tex)
 ref = comparison.load_reference(snakemake.input.reference)
-out, tex = comparison.paper_comparison(df, experiments, ref)
-tables.write_table(out, tex, snakemake.output.csv, snakemake.output.tex)
+result = comparison.paper_comparison(
+    df, p.experiments, p.loss_labels, p.paper_settings, checked, ref
+)
+latex.write(*result, out.csv, out.tex)

@@ -2,15 +2,15 @@
 
 from pathlib import Path
 
-from dmlstudy import figures, tables
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
+from dmlstudy.report import figures, load
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])
-experiments = snakemake.params.experiments
-out = snakemake.output
-metrics = tables.load_metrics(snakemake.input.metrics, experiments)
-histories = tables.load_histories(snakemake.input.histories)
-labels = {name: e["label"] for name, e in experiments.items()}
-figures.fig1_intra_class_variance(metrics, Path(out.fig1_png).with_suffix(""), snakemake.params.dpi)
-figures.fig3_greediness(histories, labels, Path(out.fig3_png).with_suffix(""), snakemake.params.dpi)
+out, p = snakemake.output, snakemake.params
+metrics = load.load_metrics(snakemake.input.metrics, p.runs, p.experiments)
+histories = load.load_histories(snakemake.input.histories, p.runs)
+labels = {name: e["label"] for name, e in p.experiments.items()}
+stem1, stem3 = Path(out.fig1_png).with_suffix(""), Path(out.fig3_png).with_suffix("")
+figures.fig1_intra_class_variance(metrics, p.loss_labels, stem1, p.dpi)
+figures.fig3_greediness(histories, labels, p.loss_labels, stem3, p.dpi)

@@ -3,8 +3,8 @@ embeddings of each loss (first seed)."""
 
 from pathlib import Path
 
-from dmlstudy import figures
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
+from dmlstudy.report import figures
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])
@@ -13,4 +13,5 @@ panels = {
     name: figures.load_pca_panel(spec["input"], spec["embeddings"], p.samples, p.seed)
     for name, spec in p.panels.items()
 }
-figures.fig2_pca(panels, p.labels, Path(snakemake.output.png).with_suffix(""), p.dpi, p.seed)
+stem = Path(snakemake.output.png).with_suffix("")
+figures.fig2_pca(panels, p.labels, p.loss_labels, stem, p.dpi, p.seed)

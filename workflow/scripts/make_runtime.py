@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from dmlstudy import tables
-from dmlstudy.pipeline import setup_logging
+from dmlstudy.scripting import setup_logging
+from dmlstudy.report import runtime
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])
-df = tables.runtime_table(snakemake.params.jobs)
+df = runtime.runtime_table(snakemake.params.jobs)
 Path(snakemake.output.csv).parent.mkdir(parents=True, exist_ok=True)
 df.to_csv(snakemake.output.csv, index=False)

@@ -1,0 +1,86 @@
+"""The evaluation stage: one run's metrics.json from its saved embeddings and history
+(Eq. 3 statistics, greediness, k-NN / linear-probe accuracy, recall@k, MAP@R).
+
+It needs no torch: a job on saved embeddings starts in well under a second."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import geometry, h5io
+from .io import write_json
+from .metrics import loss_decay_epoch, variance_statistics
+from .splits import OUTLIER
+
+
+def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dict:
+    """metrics.json of one run: Eq. 3 statistics, greediness, k-NN / linear-probe accuracy
+    and recall@k / MAP@R."""
+    ev = resolved["evaluation"]
+    tr = h5io.read_split(embeddings_path, "train")
+    te = h5io.read_split(embeddings_path, "test")
+    if ev["split"] == "all":
+        z = np.concatenate([tr["x"], te["x"]])
+        y = np.concatenate([tr["y"], te["y"]])
+    elif ev["split"] == "train":  # the authors' notebook: statistics on the points trained on
+        z, y = tr["x"], tr["y"]
+    else:
+        z, y = te["x"], te["y"]
+    hist = pd.read_csv(history_path)
+    run = h5io.read_attrs(embeddings_path)
+    stats = variance_statistics(z, y, include_outliers=ev["include_outliers"])
+    decay = loss_decay_epoch(hist["loss"].to_numpy())
+    trained = hist[hist["epoch"] > 0]
+    metrics = {
+        "experiment": resolved["experiment"],
+        "loss": run["loss"],
+        "loss_label": run["loss_label"],
+        "seed": run["seed"],
+        "data_description": run["data_description"],
+        "evaluation_split": ev["split"],
+        "n_eval_points": int(len(y)),
+        **{k: v for k, v in stats.items() if k != "per_class_intra_variance"},
+        "per_class_intra_variance": {
+            str(k): v for k, v in stats["per_class_intra_variance"].items()
+        },
+        "loss_initial": float(hist["loss"].iloc[0]),
+        "loss_final": float(hist["loss"].iloc[-1]),
+        "loss_decay_epoch": decay,
+        "loss_decay_reached": decay is not None,
+        "epochs": int(hist["epoch"].max()),
+        "mean_active_ratio": float(trained["active_ratio"].mean()),
+        "mean_grad_norm": float(trained["grad_norm"].mean()),
+        "final_active_ratio": float(trained["active_ratio"].iloc[-1]),
+        "final_grad_norm": float(trained["grad_norm"].iloc[-1]),
+        "train_seconds": float(hist["seconds"].sum()),
+    }
+    # embedding geometry (issue 14) on the same points as Eq. 3, outliers left out
+    metrics.update(geometry.embedding_geometry(z, y))
+    metrics["singular_value_spectrum"] = geometry.spectrum(z[y != OUTLIER])
+    if len(te["y"]):  # an empty test split (test_fraction 0) has no k-NN / retrieval scores
+        metrics.update(_downstream_metrics(tr, te, ev))
+    write_json(out_path, metrics)
+    return metrics
+
+
+def _downstream_metrics(tr: dict, te: dict, ev: dict) -> dict:
+    """Classification (Table 3) and retrieval (Table 4) metrics on the test embeddings."""
+    from . import retrieval
+
+    keep_tr, keep_te = tr["y"] != OUTLIER, te["y"] != OUTLIER
+    xtr, ytr, xte, yte = tr["x"][keep_tr], tr["y"][keep_tr], te["x"][keep_te], te["y"][keep_te]
+    out = {
+        "knn_k": ev["knn_k"],
+        "knn_accuracy": float(
+            retrieval.knn_accuracy(xtr, ytr, xte, yte, k=ev["knn_k"], chunk_size=ev["chunk_size"])
+        ),
+    }
+    if ev["linear_probe"]:
+        out["linear_probe_accuracy"] = float(retrieval.linear_probe_accuracy(xtr, ytr, xte, yte))
+    rec = retrieval.retrieval_metrics(
+        xte, yte, ks=tuple(ev["recall_ks"]), chunk_size=ev["chunk_size"]
+    )
+    for k, v in rec.items():
+        out[k] = v
+    return out

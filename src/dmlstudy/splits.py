@@ -1,0 +1,70 @@
+"""Stratified subsets and train/test splits, and the outlier label, for the whole package.
+
+Every random choice takes its seed (or generator) from the caller, so the same inputs always
+give the same indices; all functions return sorted index arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Label of the §3.1 outliers (points drawn from N(0, 15² I) that belong to no class).
+OUTLIER = -1
+
+
+def stratified_subset(y: np.ndarray, n: int | None, seed=0) -> np.ndarray:
+    """Sorted indices of a stratified random subset of at most ``n`` of the labels ``y``.
+
+    Each class keeps ``floor(n * N_c / N)`` points, and the points left over go to the
+    classes with the largest remainders (ties: the smaller class label), so the class
+    proportions are kept to within one point and the size is exactly ``n``. Which points a
+    class keeps is decided by a generator seeded with ``seed`` (anything
+    ``np.random.default_rng`` accepts). ``n`` None or ``>= len(y)``: all indices."""
+    y = np.asarray(y)
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    if n < 1:
+        raise ValueError(f"subset size must be at least 1, got {n}")
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    exact = n * counts / len(y)
+    take = np.floor(exact).astype(np.int64)
+    extra = n - int(take.sum())
+    take[np.argsort(-(exact - take), kind="stable")[:extra]] += 1
+    order = np.random.default_rng(seed).permutation(len(y))
+    order = order[np.argsort(inverse[order], kind="stable")]  # grouped by class, random within
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    keep = np.concatenate([order[s : s + t] for s, t in zip(starts, take, strict=True)])
+    return np.sort(keep)
+
+
+def stratified_split(
+    y: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) indices; each class puts ``round(n_c * test_fraction)`` (halves
+    rounded up) of its points, drawn with ``rng``, in test. ``test_fraction`` 0: all in train."""
+    y = np.asarray(y)
+    train, test = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n_test = int(np.floor(len(idx) * test_fraction + 0.5))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    empty = [np.zeros(0, dtype=np.int64)]
+    return np.sort(np.concatenate(train or empty)), np.sort(np.concatenate(test or empty))
+
+
+def sklearn_stratified_split(
+    y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) indices from scikit-learn's ``train_test_split(stratify=y)``.
+
+    The synthetic source has always split with it; it stays so that its data files (and every
+    result trained on them) remain bit-identical. ``test_fraction`` 0: all points in train,
+    none in test (scikit-learn itself refuses a test size of 0)."""
+    idx = np.arange(len(y))
+    if test_fraction == 0:
+        return idx, idx[:0]
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
+    return np.sort(train), np.sort(test)

@@ -1,0 +1,89 @@
+"""Runs' metrics built by hand for the reporting tests (tests/unit/report/)."""
+
+from __future__ import annotations
+
+import json
+
+from dmlstudy.config import paper_settings
+from dmlstudy.report import load
+
+EXPS = {
+    "synthetic_mlp": {"label": "Synthetic", "preset": "paper"},
+    "mnist_cnn": {"label": "MNIST (5k subset)", "preset": "paper"},
+}
+LOSSES = ("contrastive", "triplet")
+LOSS_LABELS = {"contrastive": "Contrastive", "triplet": "Triplet"}
+SEEDS = (0, 1, 2)
+PAPER = paper_settings()
+STATISTICS = {"correction": "holm", "alpha": 0.05}
+
+
+def make_metrics(exp, loss, seed, rng, shift=None, **overrides):
+    """A metrics.json as evaluate_run writes it; ``shift`` adds to the triplet values
+    (so the triplet is larger by about ``shift`` for every metric)."""
+    up = (shift or 0.0) if loss == "triplet" else 0.0
+    m = {
+        "experiment": exp,
+        "loss": loss,
+        "seed": seed,
+        "data_description": f"data of {exp}",
+        "intra_mean": 0.1 + up + rng.normal(0, 0.01),
+        "intra_var": 0.01 + rng.normal(0, 0.001),
+        "inter_mean": 1.0 + up + rng.normal(0, 0.01),
+        "inter_var": 0.05 + rng.normal(0, 0.001),
+        "inter_dist_mean": 0.9 + rng.normal(0, 0.01),
+        "inter_dist_std": 0.2 + rng.normal(0, 0.01),
+        "per_class_intra_variance": {str(c): 0.1 + up + 0.01 * c for c in range(4)},
+        "loss_decay_epoch": 5 + seed,
+        "loss_decay_reached": True,
+        "epochs": 10,
+        "mean_active_ratio": 0.5 + rng.normal(0, 0.01),
+        "mean_grad_norm": 0.2 + up + rng.normal(0, 0.01),
+        "knn_k": 5,
+        "knn_accuracy": 0.8 + up / 10 + rng.normal(0, 0.005),
+        "linear_probe_accuracy": 0.7 + rng.normal(0, 0.005),
+        "recall@10": 0.95 + rng.normal(0, 0.005),
+        "recall@1": 0.6 + up / 10 + rng.normal(0, 0.005),
+        "recall@5": 0.85 + rng.normal(0, 0.005),
+        "map@r": 0.4 + rng.normal(0, 0.005),
+    }
+    m.update(overrides)
+    return m
+
+
+def write_runs(tmp_path, metrics_list):
+    """The metrics.json files and their run records, aligned."""
+    paths, runs = [], []
+    for m in metrics_list:
+        p = tmp_path / "runs" / m["experiment"] / m["loss"] / f"seed{m['seed']}" / "metrics.json"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(m))
+        paths.append(p)
+        runs.append({k: m[k] for k in ("experiment", "loss", "seed")})
+    return paths, runs
+
+
+def frame(tmp_path, metrics_list, experiments=EXPS):
+    paths, runs = write_runs(tmp_path, metrics_list)
+    return load.load_metrics(paths, runs, experiments)
+
+
+def info(source, model, paper_dataset, **kw):
+    """An experiment-info dict as workflow/rules/aggregate_inputs.smk builds it."""
+    base = {
+        "label": kw.pop("label", source),
+        "preset": "paper",
+        "source": source,
+        "model": model,
+        "paper_dataset": paper_dataset,
+        "dataset_spec": kw.pop("dataset_spec", {"source": source}),
+        "backbone_spec": kw.pop("backbone_spec", None),
+        "training": {"epochs": 50, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-5,
+                     "max_train_samples": None},
+        "loss": {"margin": 1.0, "triplet_distance": "squared", "reduction": "mean"},
+        "sampling": {"positive_fraction": 0.5, "outliers": "exclude_from_positives"},
+        "evaluation": {"knn_k": 5, "recall_ks": [1, 5, 10]},
+        "model_options": {},
+    }  # fmt: skip
+    base.update(kw)
+    return base

@@ -1,0 +1,315 @@
+"""Damaged and bad inputs (issue #6, item 7).
+
+- A truncated or corrupt HDF5 file is a clear error naming the file and saying "delete it
+  and rerun"; it is never read as wrong numbers, and nothing else is touched.
+- A NaN or infinite loss stops training naming the epoch and batch; no result file is written.
+- A dataset folder that does not exist stops the workflow before any job runs, with the
+  DataNotFoundError message, and leaves earlier outputs as they were.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import (
+    TINY_CONFIG,
+    file_mtimes,
+    load_yaml,
+    output_of,
+    require_success,
+    run_outputs,
+    run_snakemake,
+    write_config,
+)
+
+from dmlstudy import config as C
+from dmlstudy import evaluate, h5io, runs, scripting, sources
+from dmlstudy.errors import CorruptFileError, TrainingDivergedError
+
+RESULT_FILES = ("model", "history", "embeddings", "config")
+DELETE_HINT = "delete it and rerun"
+
+
+def assert_no_results(folder) -> None:
+    folder = Path(folder)
+    for name, path in run_outputs(folder).items():
+        assert not Path(path).exists(), f"{name} was written"
+    if folder.exists():  # and no half-written temporary file either
+        assert not [p.name for p in folder.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small synthetic data file and the training parameters of one experiment on it."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    cfg = C.validate(
+        {
+            "training": {"epochs": 3, "batch_size": 32},
+            "datasets": {
+                "synthetic": {"source": "synthetic", "n_classes": 4, "n_per_class": 40, "dim": 16}
+            },
+            "experiments": {"synthetic_mlp": {"dataset": "synthetic", "model": "mlp"}},
+        }
+    )
+    data = root / "synthetic.h5"
+    sources.prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
+    return {"data": data, "resolved": C.training_params(cfg, "synthetic_mlp"), "root": root}
+
+
+def with_training(resolved, **training):
+    out = copy.deepcopy(resolved)
+    out["training"].update(training)
+    return out
+
+
+# --------------------------------------------------------------------------- damaged HDF5 files
+@pytest.mark.parametrize("fraction", [0.0, 0.02, 0.5, 0.98])
+def test_truncated_data_file_is_a_clear_error(small, tmp_path, fraction):
+    bad = tmp_path / "synthetic.h5"
+    shutil.copy(small["data"], bad)
+    with open(bad, "r+b") as fh:
+        fh.truncate(int(bad.stat().st_size * fraction))
+    with pytest.raises(CorruptFileError) as info:
+        runs.train_run(
+            bad,
+            small["resolved"],
+            "contrastive",
+            0,
+            run_outputs(tmp_path / "run"),
+            tmp_path / "run" / "ck.pt",
+        )
+    assert str(bad) in str(info.value) and DELETE_HINT in str(info.value)
+    assert_no_results(tmp_path / "run")
+
+
+def test_corrupt_bytes_are_an_error_or_harmless_never_wrong_numbers(small, tmp_path):
+    """Overwrite every 256-byte window of the file in turn with random bytes: each damaged
+    copy either fails with the clear error or reads back exactly the original arrays
+    (the bytes hit were unused). Checksums (Fletcher-32) catch damage inside the arrays."""
+    original = runs.load_training_data(small["data"])
+    raw = small["data"].read_bytes()
+    rng = np.random.default_rng(0)
+    bad = tmp_path / "synthetic.h5"
+    errors = 0
+    for offset in range(0, len(raw), 256):
+        damaged = bytearray(raw)
+        damaged[offset : offset + 256] = rng.integers(
+            0, 256, len(damaged[offset : offset + 256]), dtype=np.uint8
+        ).tobytes()
+        bad.write_bytes(bytes(damaged))
+        try:
+            got = runs.load_training_data(bad)
+        except CorruptFileError as exc:
+            assert str(bad) in str(exc) and DELETE_HINT in str(exc), str(exc)
+            errors += 1
+            continue
+        for i in (0, 1):
+            for name in ("x", "y"):
+                assert np.array_equal(got[i][name], original[i][name]), (
+                    f"offset {offset}: {name} silently changed"
+                )
+        assert got[2] == original[2], f"offset {offset}: attributes silently changed"
+    assert errors >= len(raw) // 256 // 3  # much of the file matters, and is checked
+
+
+def test_corrupt_embeddings_file_fails_evaluation(small, tmp_path):
+    run = tmp_path / "run"
+    out = run_outputs(run)
+    runs.train_run(small["data"], small["resolved"], "contrastive", 0, out, run / "ck.pt")
+    emb = Path(out["embeddings"])
+    emb.write_bytes(emb.read_bytes()[: emb.stat().st_size // 2])
+    ev = {
+        "experiment": "synthetic_mlp",
+        "evaluation": C.validate(
+            {
+                "experiments": {"e": {"dataset": "s", "model": "mlp"}},
+                "datasets": {"s": {"source": "synthetic"}},
+            }
+        )["evaluation"],
+    }
+    with pytest.raises(CorruptFileError, match=re.escape(str(emb))):
+        evaluate.evaluate_run(emb, out["history"], ev, run / "metrics.json")
+    assert not (run / "metrics.json").exists()
+
+
+def test_run_stage_turns_the_error_into_exit_1_and_one_log_line(small, tmp_path, caplog):
+    bad = tmp_path / "synthetic.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    with (
+        caplog.at_level(logging.ERROR, logger="dmlstudy"),
+        pytest.raises(SystemExit) as info,
+    ):
+        scripting.run_stage(
+            runs.train_run,
+            bad,
+            small["resolved"],
+            "triplet",
+            0,
+            run_outputs(tmp_path / "r"),
+            tmp_path / "r" / "ck.pt",
+        )
+    assert info.value.code == 1
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert str(bad) in caplog.text and DELETE_HINT in caplog.text
+
+
+# --------------------------------------------------------------------------- NaN / infinite loss
+@pytest.mark.parametrize("loss", ["contrastive", "triplet"])
+def test_nan_in_the_data_stops_training_naming_epoch_and_batch(small, tmp_path, loss):
+    tr, te = h5io.read_split(small["data"], "train"), h5io.read_split(small["data"], "test")
+    tr["x"][7, 2] = np.nan
+    data = tmp_path / "nan.h5"
+    h5io.write_splits(data, {"train": tr, "test": te}, h5io.read_attrs(small["data"]))
+    with pytest.raises(
+        TrainingDivergedError, match=r"loss is nan at epoch 0, batch \d+ .*no result written"
+    ):
+        runs.train_run(
+            data,
+            small["resolved"],
+            loss,
+            0,
+            run_outputs(tmp_path / "run"),
+            tmp_path / "run" / "ck.pt",
+        )
+    assert_no_results(tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    "lr, epochs, batch_size, message",
+    [
+        (
+            1e30,
+            3,
+            32,
+            r"loss is (nan|inf) at epoch [1-3], batch \d+",
+        ),  # weights blow up, next batch is NaN
+        (
+            1e38,
+            3,
+            32,
+            r"optimiser step overflowed at epoch 1, batch 0",
+        ),  # Adam's step itself overflows
+        (
+            1e30,
+            1,
+            10_000,
+            r"embeddings are not finite after epoch 1, batch 0",
+        ),  # the very last step
+    ],
+)
+def test_huge_learning_rate_stops_training(small, tmp_path, lr, epochs, batch_size, message):
+    resolved = with_training(small["resolved"], lr=lr, epochs=epochs, batch_size=batch_size)
+    with pytest.raises(TrainingDivergedError, match=message) as info:
+        runs.train_run(
+            small["data"],
+            resolved,
+            "contrastive",
+            0,
+            run_outputs(tmp_path / "run"),
+            tmp_path / "run" / "ck.pt",
+        )
+    assert "no result written" in str(info.value) and "training.lr" in str(info.value)
+    assert_no_results(tmp_path / "run")
+
+
+# --------------------------------------------------------------------------- through Snakemake
+RUN = "results/runs/synthetic_mlp/contrastive/seed0"
+RUN_FILES = {f"{RUN}/{f}" for f in ("model.pt", "history.csv", "embeddings.h5", "config.json")}
+RUN_LOGS = {
+    "results/logs/train/synthetic_mlp/contrastive/seed0.log",
+    "results/benchmarks/train/synthetic_mlp/contrastive/seed0.tsv",
+}
+
+
+@pytest.mark.slow
+def test_truncated_data_file_in_the_workflow(tiny_run_copy):
+    """The training job fails naming the file and the fix; the damaged file is neither used
+    nor silently replaced, other outputs are untouched; following the advice repairs it."""
+    wd = tiny_run_copy
+    data = wd / "results" / "data" / "synthetic.h5"
+    original_history = pd.read_csv(wd / RUN / "history.csv")
+    with open(data, "r+b") as fh:
+        fh.truncate(data.stat().st_size // 2)
+    size = data.stat().st_size
+    before = file_mtimes(wd)
+
+    proc = run_snakemake(wd, TINY_CONFIG, f"{RUN}/model.pt")
+    out = output_of(proc)
+    assert proc.returncode != 0
+    assert "results/data/synthetic.h5" in out and DELETE_HINT in out, out
+    log = (wd / "results/logs/train/synthetic_mlp/contrastive/seed0.log").read_text()
+    assert "Traceback" not in log and DELETE_HINT in log, log
+    assert data.stat().st_size == size  # not rebuilt behind the user's back
+    after = file_mtimes(wd)
+    changed = {p for p in before if after.get(p) != before[p]}
+    assert changed <= RUN_FILES | RUN_LOGS, changed  # only the failed job's own files
+    assert not set(after) - set(before) - RUN_LOGS
+
+    data.unlink()  # what the message says to do
+    require_success(
+        run_snakemake(wd, TINY_CONFIG, f"{RUN}/model.pt"), "the rerun after deleting the file"
+    )
+    again = pd.read_csv(wd / RUN / "history.csv")
+    pd.testing.assert_frame_equal(
+        again.drop(columns="seconds"), original_history.drop(columns="seconds"), check_exact=True
+    )
+
+
+@pytest.mark.slow
+def test_diverging_training_job_in_the_workflow(tiny_run_copy, tmp_path):
+    wd = tiny_run_copy
+    cfg = load_yaml(TINY_CONFIG)
+    cfg["training"]["lr"] = 1e30
+    configfile = write_config(tmp_path / "huge_lr.yaml", cfg)
+    before = file_mtimes(wd)
+    proc = run_snakemake(wd, configfile, f"{RUN}/model.pt")
+    out = output_of(proc)
+    assert proc.returncode != 0
+    assert re.search(
+        r"loss is (nan|inf) at epoch \d+, batch \d+ \(contrastive, seed 0\); no result written", out
+    ), out
+    log = (wd / "results/logs/train/synthetic_mlp/contrastive/seed0.log").read_text()
+    assert "Traceback" not in log
+    assert_no_results(wd / RUN)
+    after = file_mtimes(wd)
+    # (the checkpoint is not a result: the new config starts it afresh at epoch 0)
+    allowed = RUN_FILES | RUN_LOGS | {f"{RUN}/checkpoint.pt"}
+    assert {p for p in before if p not in allowed and after.get(p) != before[p]} == set()
+
+
+@pytest.mark.slow
+def test_missing_data_folder_stops_before_any_job(tiny_run_copy, tmp_path):
+    wd = tiny_run_copy
+    missing = tmp_path / "no_such_folder" / "fashion-mnist"
+    cfg = load_yaml(TINY_CONFIG)
+    cfg["datasets"]["fashion"] = {"source": "idx_folder", "path": str(missing)}
+    cfg["experiments"]["fashion_cnn"] = {
+        "dataset": "fashion",
+        "model": "cnn",
+        "training": {"epochs": 1},
+    }
+    configfile = write_config(tmp_path / "fashion.yaml", cfg)
+    before = file_mtimes(wd)
+
+    proc = run_snakemake(wd, configfile, "all")
+    out = output_of(proc)
+    assert proc.returncode != 0
+    assert "dataset 'fashion': required files not found" in proc.stderr, out
+    assert str(missing) in proc.stderr and "train-images-idx3-ubyte" in proc.stderr
+    assert "how to get them" in proc.stderr
+    assert "Traceback" not in out and 'File "' not in out
+    assert "Building DAG" not in out and "rule " not in out  # stopped before planning any job
+    assert file_mtimes(wd) == before  # every earlier output intact, nothing new
+
+    # a dry run still shows the plan, with the same message as a warning
+    dry = run_snakemake(wd, configfile, "-n", "all")
+    assert dry.returncode == 0, output_of(dry)
+    assert "dataset 'fashion': required files not found" in dry.stderr
+    assert file_mtimes(wd) == before
