@@ -355,8 +355,8 @@ def test_training_on_every_point_then_scoring_those_points(tmp_path):
     """The authors'-code preset end to end: test_fraction 0, a training run, evaluation on
     the training split; the empty test split keeps its (0, D) shape through every file."""
     from conftest import run_outputs
-    from dmlstudy.runs import train_run
 
+    from dmlstudy.runs import train_run
     from dmlstudy.sources import prepare_to_file
 
     small = {"source": "synthetic", "n_classes": 3, "n_per_class": 10, "dim": 8, "test_fraction": 0}

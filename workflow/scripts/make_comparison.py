@@ -1,8 +1,8 @@
 """Snakemake script: the paper's claims checked (claims.csv/tex) and every number the paper
 reports beside ours (paper_comparison.csv/tex)."""
 
-from dmlstudy.scripting import setup_logging
 from dmlstudy.report import claims, comparison, latex, load
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

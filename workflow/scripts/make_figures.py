@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dmlstudy.scripting import setup_logging
 from dmlstudy.report import figures, load
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

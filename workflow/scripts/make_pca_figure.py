@@ -3,8 +3,8 @@ embeddings of each loss (first seed)."""
 
 from pathlib import Path
 
-from dmlstudy.scripting import setup_logging
 from dmlstudy.report import figures
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

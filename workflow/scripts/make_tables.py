@@ -1,7 +1,7 @@
 """Snakemake script: Tables 1-4 from every run's metrics.json."""
 
-from dmlstudy.scripting import setup_logging
 from dmlstudy.report import latex, load, tables
+from dmlstudy.scripting import setup_logging
 
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])

@@ -1,7 +1,6 @@
 """Snakemake script: prepare one dataset into results/data/{dataset}.h5."""
 
 from dmlstudy.scripting import run_stage, setup_logging
-
 from dmlstudy.sources import prepare_to_file
 
 snakemake = globals()["snakemake"]
