@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         if exists(name):
             names.append(name)
         else:
-            print(f"skipped {name}: no such module in this checkout (not written yet?)")
+            print(f"skipped {name}: no such module in this checkout (not written yet, or removed)")
     info = _common.machine_info()
     print(f"python {info['python']}, {info['nproc']} CPUs, load {info['loadavg_start']}")
     print(f"PYTHONPATH={os.environ.get('PYTHONPATH', '')}; {args.runs} runs per name, interleaved")

@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from training import loop, report, workloads
 
-from dmlstudy.train import deterministic_mode, set_threads
+from dmlstudy.scripting import set_threads
+from dmlstudy.train import deterministic_mode
 
 
 def main(argv=None) -> int:

@@ -37,7 +37,8 @@ import torch
 
 from dmlstudy import retrieval
 from dmlstudy.models import CNN, MLP, Head
-from dmlstudy.train import TrainSettings, set_threads, train
+from dmlstudy.scripting import set_threads
+from dmlstudy.train import TrainSettings, train
 
 # config/paper.yaml's work: (train points, test points, model, image shape or feature dim).
 # Sizes are the datasets' standard splits (synthetic: 2,100 points, 20 % test).
@@ -62,7 +63,7 @@ def train_cost(name, model_fn, x, y, epochs, device) -> dict:
     """Median wall seconds of one training epoch (epochs 1..E) per point, for each loss."""
     out = {}
     for loss in LOSSES:
-        s = TrainSettings(loss=loss, epochs=epochs, seed=0)
+        s = TrainSettings.defaults(loss, seed=0, epochs=epochs)
         torch.manual_seed(0)
         sync(device)
         t = time.perf_counter()

@@ -19,16 +19,23 @@ import random
 import numpy as np
 import torch
 
-from dmlstudy.sampling import LabelIndex, epoch_rng, sample_pairs, sample_triplets
+from dmlstudy import losses, sampling
 from dmlstudy.train import TrainSettings
 
-from .workloads import per_item
+from .workloads import per_item_fn, reduce
 
 
-def authors_epoch(model, opt, x: torch.Tensor, y: np.ndarray, s: TrainSettings, seed: int = 0):
-    """One epoch of the authors' loop; returns the number of optimiser steps."""
+def authors_epoch(
+    model, opt, x: torch.Tensor, y: np.ndarray, s: TrainSettings, seed: int = 0, n_full=None
+):
+    """One epoch of the authors' loop; returns the number of optimiser steps. ``n_full``:
+    the label scans run over a label tensor of the full epoch's size (``y`` repeated), as
+    theirs scan the whole training set; partner j is then point j mod len(y)."""
+    loss_fn = per_item_fn(s)
     rnd = random.Random(seed)
-    labels = torch.from_numpy(y)
+    n = len(y)
+    reps = -(-(n_full or n) // n)
+    labels = torch.from_numpy(np.tile(y, reps)[: n_full or n])
     perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     steps = 0
     for start in range(0, len(y), s.batch_size):
@@ -38,23 +45,23 @@ def authors_epoch(model, opt, x: torch.Tensor, y: np.ndarray, s: TrainSettings, 
         for row, i in enumerate(idx.tolist()):
             c = labels[i]
             same = (labels == c).nonzero().flatten()
-            same = same[same != i]
+            same = same[same % n != i]
             other = (labels != c).nonzero().flatten()
             if s.loss == "contrastive":
                 positive = int(c) != -1 and len(same) > 0 and rnd.random() < s.positive_fraction
-                j = int(rnd.choice(same if positive else other))
+                j = int(rnd.choice(same if positive else other)) % n
                 zp.append(model(x[j].unsqueeze(0)))
                 extra.append(positive)
             else:
                 if int(c) == -1 or len(same) == 0:
                     continue
-                zp.append(model(x[int(rnd.choice(same))].unsqueeze(0)))
-                extra.append(model(x[int(rnd.choice(other))].unsqueeze(0)))
+                zp.append(model(x[int(rnd.choice(same)) % n].unsqueeze(0)))
+                extra.append(model(x[int(rnd.choice(other)) % n].unsqueeze(0)))
             za.append(z_anchor[row : row + 1])
         if not za:
             continue
         third = torch.tensor(extra) if s.loss == "contrastive" else torch.cat(extra)
-        loss = per_item(s, torch.cat(za), torch.cat(zp), third).mean()
+        loss = reduce(loss_fn(torch.cat(za), torch.cat(zp), third), s)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -63,30 +70,18 @@ def authors_epoch(model, opt, x: torch.Tensor, y: np.ndarray, s: TrainSettings, 
 
 
 def epoch_batches(x: torch.Tensor, y: np.ndarray, s: TrainSettings, epoch: int = 1):
-    """The epoch's batches as ready inputs (anchors, then partners, then negatives), drawn
-    with the package's public samplers from the generator ``train`` uses for that epoch."""
-    index = LabelIndex(y, s.outliers)
-    rng = epoch_rng(s.seed, epoch)
-    if s.loss == "contrastive":
-        p = sample_pairs(index, rng, s.positive_fraction, s.allow_self_positive)
-        cols, extra = (p.anchor, p.partner), torch.from_numpy(p.is_positive)
-    else:
-        t = sample_triplets(index, rng, s.allow_self_positive)
-        cols, extra = (t.anchor, t.positive, t.negative), None
-    out = []
-    for start in range(0, len(cols[0]), s.batch_size):
-        members = np.concatenate([c[start : start + s.batch_size] for c in cols])
-        k = min(s.batch_size, len(cols[0]) - start)
-        e = None if extra is None else extra[start : start + k]
-        out.append((x[torch.from_numpy(members)], k, e))
-    return out
+    """The epoch's batches as ``train`` draws them (the registry's sampler, the generator
+    of that epoch), inputs gathered beforehand: [(input, args function)]."""
+    index = sampling.LabelIndex(y, s.outliers)
+    partners = losses.get(s.loss).partners
+    batches = sampling.get(s.sampler).batches(index, partners, s, epoch, torch.device("cpu"))
+    return [(x.index_select(0, b.members), b.args) for b in batches]
 
 
 def pure_epoch(model, opt, batches, s: TrainSettings) -> int:
-    for xb, k, is_pos in batches:
-        z = model(xb)
-        third = is_pos if s.loss == "contrastive" else z[2 * k :]
-        loss = per_item(s, z[:k], z[k : 2 * k], third).mean()
+    loss_fn = per_item_fn(s)
+    for xb, args in batches:
+        loss = reduce(loss_fn(*args(model(xb))), s)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -65,7 +65,11 @@ def compare(w: Workload, loss: str, rounds: int, extra_epochs: int, authors: boo
         if authors:
             model = fresh(w.authors_model_fn, init_state)
             opt = torch.optim.Adam(model.parameters(), lr=s.lr)  # their optimiser, defaults
-            c, _, _ = cpu_of(lambda m=model, o=opt, r=r: authors_epoch(m, o, w.x, w.y, s, seed=r))
+            c, _, _ = cpu_of(
+                lambda m=model, o=opt, r=r: authors_epoch(
+                    m, o, w.x, w.y, s, seed=r, n_full=w.n_full
+                )
+            )
             per["authors"].append(c * w.scale)
     med = {k: statistics.median(v) if v else None for k, v in per.items()}
     ratios = {

@@ -34,23 +34,24 @@ class Workload:
 
 
 def settings_for(loss: str, epochs: int = 1) -> TrainSettings:
-    """The workflow's defaults (config/config.yaml): margin 1, squared Eq. 2, mean, batch 64."""
-    return TrainSettings(loss=loss, epochs=epochs, seed=0)
+    """The schema's defaults (margin 1, squared Eq. 2, mean, batch 64, the random sampler)."""
+    return TrainSettings.defaults(loss, seed=0, epochs=epochs)
 
 
-def per_item(s: TrainSettings, z_anchor, z_partner, extra) -> torch.Tensor:
-    """Eq. 1 (``extra`` = is_positive) or Eq. 2 (``extra`` = the negatives' embeddings):
-    the same loss functions ``train`` uses, for every path timed here."""
-    if s.loss == "contrastive":
-        return losses.contrastive_loss(z_anchor, z_partner, extra, margin=s.margin)
-    return losses.triplet_loss(
-        z_anchor, z_partner, extra, margin=s.margin, squared=s.triplet_distance == "squared"
-    )
+def per_item_fn(s: TrainSettings) -> Callable:
+    """The run's per-item loss from the registry, as ``train`` builds it: called with the
+    partners' arguments (anchors, partners, is_positive) or (anchors, positives, negatives)."""
+    return losses.build(losses.get(s.loss), s.loss_options, embedding_dim=0, class_labels=())
+
+
+def reduce(per_item: torch.Tensor, s: TrainSettings) -> torch.Tensor:
+    return losses.reduce(per_item, s.loss_options["reduction"])
 
 
 def synthetic_train(n_per_class: int):
     """§3.1 synthetic data as the workflow prepares it (train split)."""
-    from dmlstudy import synthetic
+    from dmlstudy.config import validate_dataset
+    from dmlstudy.sources import prepare_dataset
 
     spec = {
         "source": "synthetic",
@@ -59,7 +60,7 @@ def synthetic_train(n_per_class: int):
         "seed": 0,
         "n_per_class": n_per_class,
     }
-    tr = synthetic.prepare(spec, "synthetic", 0).splits["train"]
+    tr = prepare_dataset(validate_dataset(spec), "synthetic", 0).splits["train"]
     return torch.from_numpy(np.ascontiguousarray(tr["x"])), np.asarray(tr["y"], dtype=np.int64)
 
 
