@@ -2,6 +2,8 @@
 # Validate the config against workflow/schemas/config.schema.yaml (defaults filled in),
 # check that every dataset's files exist, and derive wildcard constraints and targets.
 
+import os
+import shutil
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -117,12 +119,37 @@ def run_files(name, experiments=None, losses=None, seeds=None):
     )
 
 
+# Rules that can use a GPU; every other rule is CPU-only and never asks SLURM for one.
+GPU_RULES = ("train", "extract")
+
+
 def rule_resources(rule):
+    """SLURM resources of a rule, from config["resources"][rule]: mem_mb, runtime (minutes)
+    and, for train and extract with device auto or cuda, gpu (-> sbatch --gpus; the
+    config's gpus, default 1) and gpu_model if given."""
     r = config["resources"][rule]
     res = {"mem_mb": r["mem_mb"], "runtime": r["runtime"]}
-    if r["gpus"]:
-        res["gpu"] = r["gpus"]
+    if rule in GPU_RULES and config["device"] != "cpu":
+        gpus = 1 if r.get("gpus") is None else r["gpus"]
+        if gpus:
+            res["gpu"] = gpus
+            if r.get("gpu_model"):
+                res["gpu_model"] = r["gpu_model"]
     return res
+
+
+# SLURM: snakemake-executor-plugin-slurm 2.8.0 compares sacct's job state with "CANCELLED"
+# exactly, but sacct reports a cancelled job as "CANCELLED by <uid>", so the run would wait
+# forever. Where sacct exists, workflow/slurm/sacct (which normalises that state) goes
+# first on PATH for the status queries of this Snakemake process (DMLSTUDY_SACCT_SHIM=0
+# leaves PATH alone). See docs/slurm.md.
+_SACCT_SHIM_DIR = os.path.dirname(str(workflow.source_path("../slurm/sacct")))
+if (
+    os.environ.get("DMLSTUDY_SACCT_SHIM") != "0"
+    and shutil.which("sacct")
+    and _SACCT_SHIM_DIR not in os.environ["PATH"].split(os.pathsep)
+):
+    os.environ["PATH"] = _SACCT_SHIM_DIR + os.pathsep + os.environ["PATH"]
 
 
 def all_targets():
