@@ -177,18 +177,43 @@ def test_sbatch_command_line_asks_for_gpus_only_for_gpu_rules(tmp_path):
         assert ("--gpus=1" in call) == (rule in GPU_RULES), call
 
 
-def test_sacct_shim_reports_cancelled_by_uid_as_cancelled(tmp_path):
+def _fake_sacct(tmp_path: Path, output: str) -> dict:
+    """Environment with the shim first on PATH and, after it, a "real" sacct that records
+    its arguments, prints ``output`` and exits 3."""
     real = tmp_path / "real"
     real.mkdir()
-    (real / "sacct").write_text(
-        '#!/bin/sh\necho "$*" > "$0.args"\nprintf "1|COMPLETED\\n2|CANCELLED by 0\\n'
-        '3_1|CANCELLED by 1234\\n4|CANCELLED\\n"\nexit 3\n'
-    )
+    (real / "out.txt").write_text(output)
+    script = '#!/bin/sh\necho "$*" > "$0.args"\ncat "$(dirname "$0")/out.txt"\nexit 3\n'
+    (real / "sacct").write_text(script)
     (real / "sacct").chmod(0o755)
-    env = dict(os.environ, PATH=f"{SHIM.parent}{os.pathsep}{real}{os.pathsep}/usr/bin:/bin")
+    return dict(os.environ, PATH=f"{SHIM.parent}{os.pathsep}{real}{os.pathsep}/usr/bin:/bin")
+
+
+def test_sacct_shim_reports_cancelled_by_uid_as_cancelled(tmp_path):
+    env = _fake_sacct(tmp_path, "1|COMPLETED\n2|CANCELLED by 0\n4|CANCELLED\n")
     proc = subprocess.run(
         ["sacct", "-X", "--parsable2", "--name", "x y"], capture_output=True, text=True, env=env
     )
     assert proc.returncode == 3  # the real sacct's exit status
-    assert proc.stdout.split() == ["1|COMPLETED", "2|CANCELLED", "3_1|CANCELLED", "4|CANCELLED"]
-    assert (real / "sacct.args").read_text().strip() == "-X --parsable2 --name x y"
+    assert proc.stdout.split() == ["1|COMPLETED", "2|CANCELLED", "4|CANCELLED"]
+    assert (tmp_path / "real" / "sacct.args").read_text().strip() == "-X --parsable2 --name x y"
+
+
+def test_sacct_shim_reports_array_tasks_under_their_own_ids(tmp_path):
+    # sacct -o JobIdRaw,JobID,State for: a plain job 7, array 10 whose tasks 10_1/10_2 have
+    # raw ids 11/12 and whose raw id 10 is the pending rest 10_[3-4,6]
+    rows = "7|7|RUNNING\n11|10_1|COMPLETED\n12|10_2|CANCELLED by 0\n10|10_[3-4,6%2]|PENDING\n"
+    env = _fake_sacct(tmp_path, rows)
+    query = ["sacct", "-X", "--parsable2", "--noheader", "--format=JobIdRaw,State"]
+    proc = subprocess.run(query, capture_output=True, text=True, env=env)
+    assert proc.returncode == 3
+    assert proc.stdout.split() == [
+        "7|RUNNING",
+        "10_1|COMPLETED",
+        "10_2|CANCELLED",
+        "10_3|PENDING",
+        "10_4|PENDING",
+        "10_6|PENDING",
+    ]
+    args = (tmp_path / "real" / "sacct.args").read_text().split()
+    assert "--format=JobIdRaw,JobID,State" in args
