@@ -336,7 +336,7 @@ def test_cancelled_training_job_is_noticed_retried_and_resumes(xdg_config, tmp_p
     try:
         text = lambda: out_path.read_text(errors="replace")  # noqa: E731
         train_ids = lambda: re.findall(  # noqa: E731
-            r"submitted with SLURM jobid (\d+) \(log: \S*rule_train_model", text()
+            r"submitted with SLURM jobid (\d+) \(log: \S*/(?:rule|group)_\w*train_model", text()
         )
         # 1. the training job runs and has written a checkpoint
         first = _wait_for(lambda: train_ids() and train_ids()[0], RUN_LIMIT / 2, proc)
