@@ -129,12 +129,12 @@ def rule_resources(rule):
     config's gpus, default 1) and gpu_model if given."""
     r = config["resources"][rule]
     res = {"mem_mb": r["mem_mb"], "runtime": r["runtime"]}
-    if rule in GPU_RULES and config["device"] != "cpu":
-        gpus = 1 if r.get("gpus") is None else r["gpus"]
-        if gpus:
-            res["gpu"] = gpus
-            if r.get("gpu_model"):
-                res["gpu_model"] = r["gpu_model"]
+    gpus = r.get("gpus")
+    wants_gpu = rule in GPU_RULES and config["device"] != "cpu"
+    if wants_gpu and gpus != 0:
+        res["gpu"] = 1 if gpus is None else gpus
+        if r.get("gpu_model"):
+            res["gpu_model"] = r["gpu_model"]
     return res
 
 
@@ -147,9 +147,9 @@ _SACCT_SHIM_DIR = os.path.dirname(str(workflow.source_path("../slurm/sacct")))
 if (
     os.environ.get("DMLSTUDY_SACCT_SHIM") != "0"
     and shutil.which("sacct")
-    and _SACCT_SHIM_DIR not in os.environ["PATH"].split(os.pathsep)
+    and _SACCT_SHIM_DIR not in os.environ.get("PATH", "").split(os.pathsep)
 ):
-    os.environ["PATH"] = _SACCT_SHIM_DIR + os.pathsep + os.environ["PATH"]
+    os.environ.update(PATH=f"{_SACCT_SHIM_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 def all_targets():
