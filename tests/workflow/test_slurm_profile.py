@@ -67,7 +67,7 @@ def _jobs_by_rule(dry_run_output: str) -> dict[str, list[str]]:
     """rule name -> the `resources:` lines of its jobs in a dry run."""
     jobs: dict[str, list[str]] = {}
     for block in re.split(r"\n\s*\n", dry_run_output):
-        rule = re.search(r"^(?:local)?rule (\w+):", block, re.MULTILINE)
+        rule = re.search(r"^\s*(?:local)?rule (\w+):", block, re.MULTILINE)  # indented: group
         res = re.search(r"^\s+resources: (.*)$", block, re.MULTILINE)
         if rule and res:
             jobs.setdefault(rule.group(1), []).append(res.group(1))
