@@ -143,10 +143,15 @@ def rule_resources(rule):
 # forever. Where sacct exists, workflow/slurm/sacct (which normalises that state) goes
 # first on PATH for the status queries of this Snakemake process (DMLSTUDY_SACCT_SHIM=0
 # leaves PATH alone). See docs/slurm.md.
-_SACCT_SHIM_DIR = os.path.dirname(str(workflow.source_path("../slurm/sacct")))
+# (The folder itself, not workflow.source_path(): that is a copy in Snakemake's source
+# cache, without the executable bit. A workflow used from a remote URL has no such folder.)
+_SACCT_SHIM_DIR = os.path.normpath(
+    os.path.join(str(workflow.current_basedir.get_path_or_uri(secret_free=True)), "..", "slurm")
+)
 if (
     os.environ.get("DMLSTUDY_SACCT_SHIM") != "0"
     and shutil.which("sacct")
+    and os.access(os.path.join(_SACCT_SHIM_DIR, "sacct"), os.X_OK)
     and _SACCT_SHIM_DIR not in os.environ.get("PATH", "").split(os.pathsep)
 ):
     os.environ.update(PATH=f"{_SACCT_SHIM_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
