@@ -45,8 +45,9 @@ TARGET = "all"
 
 # Hard wall-clock limits (seconds); SIGKILL, so a hung executor cannot eat CI's time.
 CLUSTER_UP_LIMIT = 420  # includes apt-get install on a bare machine
-RUN_LIMIT = int(os.environ.get("DMLSTUDY_SLURM_RUN_LIMIT", "600"))
-NOTICE_LIMIT = 150  # seconds from scancel until Snakemake reports the job as failed
+RUN_LIMIT = int(os.environ.get("DMLSTUDY_SLURM_RUN_LIMIT", "900"))
+# seconds from scancel until Snakemake reports the job as failed
+NOTICE_LIMIT = int(os.environ.get("DMLSTUDY_SLURM_NOTICE_LIMIT", "240"))
 
 # On top of `--profile slurm`: only what the local test cluster allows (fast polling, a
 # local file system) and needs for the checks (SLURM logs of successful jobs kept).
