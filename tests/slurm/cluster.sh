@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-node SLURM cluster on localhost, for tests/test_slurm.py and CI.
+# One-node SLURM cluster on localhost, for tests/workflow/test_slurm.py and CI.
 #
 #   tests/slurm/cluster.sh up       install (if needed), configure, start, wait for an idle node
 #   tests/slurm/cluster.sh down     cancel jobs, stop the daemons this script started (by PID),
