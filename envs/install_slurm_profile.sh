@@ -8,9 +8,9 @@
 #   bash envs/install_slurm_profile.sh            # install (or report the existing one)
 #   bash envs/install_slurm_profile.sh --check    # only report; exit 1 if none installed
 #
-# The profile holds site settings only (executor, jobs, retries, polling, account and
-# partition defaults).  Per-rule resources, job arrays and groups are in the workflow
-# profile profiles/default and the rules, so a site-wide slurm profile works as well.
+# The profile holds site settings (executor, jobs, retries, polling, account and partition
+# defaults) and the aggregation group.  Per-rule resources and job arrays are in the rules
+# and the workflow profile profiles/default, so a site-wide slurm profile works as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=profiles/slurm
@@ -32,10 +32,11 @@ if [[ -n $existing ]]; then
 SLURM profile: $existing already exists and differs from this project's
 $src/config.yaml. It was left as it is.
   - To use yours: nothing to do; 'snakemake --profile slurm all' reads it. It needs
-    'executor: slurm'; rule resources, arrays and groups come from the workflow itself.
+    'executor: slurm'; rule resources and job arrays come from the workflow itself.
   - To merge: compare the two (diff below) and copy the settings you want into yours,
     in particular 'retries' (a cancelled job is resubmitted and resumes from its
-    checkpoint) and 'show-failed-logs'.
+    checkpoint), 'show-failed-logs', and 'groups'/'group-components' (the five
+    aggregation jobs as one SLURM job).
   - To use this project's profile for one run: snakemake --profile $PWD/$src all
   - To replace yours: move it away (mv "$dest" "$dest.bak") and rerun this script.
 --- diff -u $existing $src/config.yaml
