@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up: a virtual environment in .venv with the pinned packages and this
-# project installed editable. Usage: bash envs/setup.sh [VENV_DIR]
+# project installed editable, and (where sbatch exists) the SLURM profile.
+# Usage: bash envs/setup.sh [VENV_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${1:-.venv}"
@@ -20,4 +21,11 @@ echo "installing pinned packages from envs/requirements.txt (about 2 minutes)"
 "$venv/bin/python" -m pip install --quiet -r envs/requirements.txt
 "$venv/bin/python" -m pip install --quiet --no-deps -e .
 "$venv/bin/python" -c "import torch, snakemake, dmlstudy; print('environment ready: torch', torch.__version__, '| dmlstudy', dmlstudy.__version__)"
+# On a SLURM login node: the project's profile, so that `snakemake --profile slurm` works
+# (never overwrites an existing ~/.config/snakemake/slurm; see docs/slurm.md).
+if command -v sbatch >/dev/null 2>&1; then
+    bash envs/install_slurm_profile.sh
+else
+    echo "no sbatch here; on a SLURM cluster run: bash envs/install_slurm_profile.sh"
+fi
 echo "activate with: source $venv/bin/activate"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from dmlstudy.config import paper_settings
 from dmlstudy.report import load
 
@@ -46,6 +48,14 @@ def make_metrics(exp, loss, seed, rng, shift=None, **overrides):
         "recall@1": 0.6 + up / 10 + rng.normal(0, 0.005),
         "recall@5": 0.85 + rng.normal(0, 0.005),
         "map@r": 0.4 + rng.normal(0, 0.005),
+        "effective_rank": 8.0 + 10 * up + rng.normal(0, 0.1),
+        "rankme": 9.0 + rng.normal(0, 0.1),
+        "spectral_decay": 0.5 + rng.normal(0, 0.01),
+        "alignment": 0.2 + rng.normal(0, 0.01),
+        "uniformity": -2.0 + rng.normal(0, 0.01),
+        "nc1": 0.3 + rng.normal(0, 0.01),
+        "cdnv": 0.1 + rng.normal(0, 0.01),
+        "singular_value_spectrum": list(0.5 ** (1 + up + np.arange(8)) + rng.uniform(0, 1e-3, 8)),
     }
     m.update(overrides)
     return m

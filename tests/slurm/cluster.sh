@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-node SLURM cluster on localhost, for tests/test_slurm.py and CI.
+# One-node SLURM cluster on localhost, for tests/workflow/test_slurm.py and CI.
 #
 #   tests/slurm/cluster.sh up       install (if needed), configure, start, wait for an idle node
 #   tests/slurm/cluster.sh down     cancel jobs, stop the daemons this script started (by PID),
@@ -7,13 +7,17 @@
 #   tests/slurm/cluster.sh status   show recorded PIDs, sinfo and squeue
 #
 # Needs root (apt-get, /etc/slurm/slurm.conf, munge user).  Uses Debian's packages
-# slurmctld slurmd slurm-client munge (Slurm 22.05 on bookworm); no systemd, no cgroups,
-# no accounting database (job status comes from squeue, hence MinJobAge=600).
+# slurmctld slurmd slurm-client munge (Slurm 22.05 on bookworm); no systemd, no cgroups.
+# With accounting (the default) also slurmdbd and mariadb-server: a private MariaDB
+# (data and socket under the state folder, port 3399 on 127.0.0.1) behind slurmdbd, so
+# `sacct` works as on a real cluster (the executor plugin's default status command).
+# MinJobAge=600 keeps finished jobs in squeue as well, so `squeue` works too.
 #
 # Environment:
 #   DMLSTUDY_SLURM_STATE   state folder (PIDs, logs, spool)   [/tmp/dmlstudy-slurm]
 #   DMLSTUDY_SLURM_WAIT    seconds to wait for an idle node   [60]
 #   DMLSTUDY_SLURM_FORCE=1 overwrite an /etc/slurm/slurm.conf this script did not write
+#   DMLSTUDY_SLURM_ACCOUNTING=0  no slurmdbd/MariaDB (sacct then fails: use squeue)
 #
 # Every step is bounded by a timeout; daemons are started in their own session with
 # stdin/stdout/stderr redirected to files, so a caller capturing our output never
@@ -23,8 +27,12 @@ set -euo pipefail
 STATE=${DMLSTUDY_SLURM_STATE:-/tmp/dmlstudy-slurm}
 WAIT=${DMLSTUDY_SLURM_WAIT:-60}
 CONF=/etc/slurm/slurm.conf   # fixed path: the jobstep plugin drops SLURM_CONF before srun
+DBDCONF=/etc/slurm/slurmdbd.conf
 MARK="# written by dmlstudy tests/slurm/cluster.sh"
+ACCOUNTING=${DMLSTUDY_SLURM_ACCOUNTING:-1}
+DBPORT=3399
 PACKAGES=(slurmctld slurmd slurm-client munge)
+if [[ $ACCOUNTING == 1 ]]; then PACKAGES+=(slurmdbd mariadb-server); fi
 
 log() { printf '[cluster.sh] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -43,7 +51,9 @@ need_root() { [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, /etc/slurm
 
 install_packages() {
     local missing=()
-    for b in slurmctld slurmd sbatch sinfo munged; do
+    local bins=(slurmctld slurmd sbatch sinfo munged)
+    if [[ $ACCOUNTING == 1 ]]; then bins+=(slurmdbd mariadbd mariadb-install-db); fi
+    for b in "${bins[@]}"; do
         command -v "$b" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "$b" >/dev/null 2>&1 || missing+=("$b")
     done
     ((${#missing[@]} == 0)) && return 0
@@ -54,6 +64,14 @@ install_packages() {
         timeout 300 apt-get -qq update >>"$STATE/apt.log" 2>&1 || true
         timeout 300 apt-get -y -qq install --no-install-recommends "${PACKAGES[@]}" >>"$STATE/apt.log" 2>&1 \
             || { tail -20 "$STATE/apt.log" >&2; die "apt-get install ${PACKAGES[*]} failed"; }
+    fi
+}
+
+accounting_lines() {
+    if [[ $ACCOUNTING == 1 ]]; then
+        printf '%s\n' "AccountingStorageType=accounting_storage/slurmdbd" "AccountingStorageHost=localhost"
+    else
+        echo "AccountingStorageType=accounting_storage/none"
     fi
 }
 
@@ -79,7 +97,7 @@ MpiDefault=none
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+$(accounting_lines)
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -105,6 +123,79 @@ EOF
         log "wrote $CONF (CPUs=$cpus RealMemory=$mem_mb)"
     fi
     rm -f "$tmp"
+}
+
+write_dbd_conf() {
+    if [[ $ACCOUNTING != 1 ]]; then
+        if [[ -e $DBDCONF ]] && grep -qF "$MARK" "$DBDCONF"; then rm -f "$DBDCONF"; fi
+        return 0
+    fi
+    if [[ -e $DBDCONF ]] && ! grep -qF "$MARK" "$DBDCONF" && [[ ${DMLSTUDY_SLURM_FORCE:-0} != 1 ]]; then
+        die "$DBDCONF exists and was not written by this script (set DMLSTUDY_SLURM_FORCE=1 to overwrite)"
+    fi
+    local tmp
+    tmp=$(mktemp)
+    cat >"$tmp" <<EOF
+$MARK
+AuthType=auth/munge
+DbdHost=localhost
+SlurmUser=root
+PidFile=$STATE/slurmdbd.pidfile
+LogFile=$STATE/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$DBPORT
+StorageUser=slurm
+StoragePass=dmlstudy
+StorageLoc=slurm_acct_db
+EOF
+    # slurmdbd refuses a config file that others can read
+    install -m 0600 "$tmp" "$DBDCONF"
+    rm -f "$tmp"
+}
+
+db_works() { timeout 10 mariadb --socket="$STATE/mysql.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
+
+start_mariadb() {   # a private server: own data folder, socket and port, never the system's
+    if pid_alive mariadbd && db_works; then
+        log "mariadbd already running (pid $(<"$STATE/mariadbd.pid"))"
+        return 0
+    fi
+    if [[ ! -d $STATE/mysql/mysql ]]; then
+        timeout 120 mariadb-install-db --no-defaults --user=root --datadir="$STATE/mysql" \
+            --auth-root-authentication-method=socket >"$STATE/mariadb-install.log" 2>&1 \
+            || { tail -20 "$STATE/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+    fi
+    setsid mariadbd --no-defaults --user=root --datadir="$STATE/mysql" \
+        --socket="$STATE/mysql.sock" --pid-file="$STATE/mariadbd.pidfile" \
+        --bind-address=127.0.0.1 --port=$DBPORT --log-error="$STATE/mariadbd.log" \
+        --innodb-buffer-pool-size=32M --skip-log-bin \
+        </dev/null >>"$STATE/mariadbd.out" 2>&1 &
+    echo $! >"$STATE/mariadbd.pid"
+    for _ in $(seq 1 60); do
+        db_works && break
+        sleep 0.5
+    done
+    db_works || { tail -20 "$STATE/mariadbd.log" >&2; die "mariadbd did not answer within 30 s"; }
+    timeout 20 mariadb --socket="$STATE/mysql.sock" -uroot -e \
+        "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'dmlstudy';
+         CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'dmlstudy';
+         GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
+         GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';" \
+        || die "could not create the slurm database user"
+    log "mariadbd up (pid $(<"$STATE/mariadbd.pid"), 127.0.0.1:$DBPORT)"
+}
+
+register_cluster() {   # slurmctld registers with slurmdbd once the cluster is in the database
+    local n
+    for _ in $(seq 1 30); do
+        n=$(timeout 10 sacctmgr -n -P list cluster format=cluster 2>/dev/null || true)
+        [[ $n == *dmlstudy* ]] && { log "cluster dmlstudy registered in slurmdbd"; return 0; }
+        timeout 10 sacctmgr -i add cluster dmlstudy >/dev/null 2>&1 || true
+        sleep 1
+    done
+    tail -20 "$STATE/slurmdbd.log" >&2 || true
+    die "slurmdbd does not answer (see $STATE/slurmdbd.log)"
 }
 
 munge_works() { timeout 10 munge -n 2>/dev/null | timeout 10 unmunge >/dev/null 2>&1; }
@@ -176,7 +267,13 @@ up() {
     export PATH=$PATH:/usr/sbin:/sbin
     install_packages
     write_conf
+    write_dbd_conf
     start_munge
+    if [[ $ACCOUNTING == 1 ]]; then
+        start_mariadb
+        start_daemon slurmdbd
+        register_cluster
+    fi
     start_daemon slurmctld
     # the machine's hostname is not the node name: tell slurmd which node it is
     start_daemon slurmd -N localhost
@@ -207,6 +304,8 @@ down() {
     fi
     stop_pid slurmd
     stop_pid slurmctld
+    stop_pid slurmdbd
+    stop_pid mariadbd
     stop_pid munged
     # With our slurm.conf left in place and no controller, every `scontrol` retries for ~9 s;
     # the Snakemake SLURM plugin runs `scontrol show config` at every Snakemake start, so
@@ -216,12 +315,13 @@ down() {
         mv -f "$CONF" "$STATE/slurm.conf.down"
         log "moved $CONF (ours) to $STATE/slurm.conf.down"
     fi
+    if [[ -e $DBDCONF ]] && grep -qF "$MARK" "$DBDCONF"; then rm -f "$DBDCONF"; fi
 }
 
 status() {
     export PATH=$PATH:/usr/sbin:/sbin
     local rc=0
-    for n in munged slurmctld slurmd; do
+    for n in munged mariadbd slurmdbd slurmctld slurmd; do
         if pid_alive "$n"; then echo "$n: running (pid $(<"$STATE/$n.pid"))"; else echo "$n: not started here"; fi
     done
     timeout 10 sinfo -N -l 2>&1 || rc=1

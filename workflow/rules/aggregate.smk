@@ -39,6 +39,13 @@ rule make_tables:
             labels={"table": "Table 4", "content": "retrieval recall@k, MAP@R"},
         ),
         table4_tex="results/tables/table4_retrieval.tex",
+        table5_csv=report(
+            "results/tables/table5_geometry.csv",
+            caption="../report/table5.rst",
+            category="Tables",
+            labels={"table": "Table 5", "content": "embedding geometry"},
+        ),
+        table5_tex="results/tables/table5_geometry.tex",
     log:
         "results/logs/aggregate/tables.log",
     benchmark:
@@ -113,6 +120,16 @@ rule make_figures:
             caption="../report/fig3.rst",
             category="Figures",
             labels={"figure": "Fig. 3", "content": "greediness per epoch"},
+        ),
+        spectrum_pdf="results/figures/fig_spectrum.pdf",
+        spectrum_png=report(
+            "results/figures/fig_spectrum.png",
+            caption="../report/fig_spectrum.rst",
+            category="Figures",
+            labels={
+                "figure": "Spectrum",
+                "content": "singular values of the embeddings",
+            },
         ),
     log:
         "results/logs/aggregate/figures.log",

@@ -23,6 +23,7 @@ TABLES = expand(
         "table2_greediness",
         "table3_classification",
         "table4_retrieval",
+        "table5_geometry",
         "paper_comparison",
         "claims",
     ],
@@ -30,7 +31,7 @@ TABLES = expand(
 ) + ["results/tables/runtime.csv"]
 FIGURES = expand(
     "results/figures/{figure}.{ext}",
-    figure=["fig1_intra_class_variance", "fig2_pca", "fig3_greediness"],
+    figure=["fig1_intra_class_variance", "fig2_pca", "fig3_greediness", "fig_spectrum"],
     ext=["pdf", "png"],
 )
 AGGREGATE_RULES = {

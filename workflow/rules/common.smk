@@ -2,6 +2,8 @@
 # Validate the config against workflow/schemas/config.schema.yaml (defaults filled in),
 # check that every dataset's files exist, and derive wildcard constraints and targets.
 
+import os
+import shutil
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -115,12 +117,42 @@ def run_files(name, experiments=None, losses=None, seeds=None):
     )
 
 
+# Rules that can use a GPU; every other rule is CPU-only and never asks SLURM for one.
+GPU_RULES = ("train", "extract")
+
+
 def rule_resources(rule):
+    """SLURM resources of a rule, from config["resources"][rule]: mem_mb, runtime (minutes)
+    and, for train and extract with device auto or cuda, gpu (-> sbatch --gpus; the
+    config's gpus, default 1) and gpu_model if given."""
     r = config["resources"][rule]
     res = {"mem_mb": r["mem_mb"], "runtime": r["runtime"]}
-    if r["gpus"]:
-        res["gpu"] = r["gpus"]
+    gpus = r.get("gpus")
+    wants_gpu = rule in GPU_RULES and config["device"] != "cpu"
+    if wants_gpu and gpus != 0:
+        res["gpu"] = 1 if gpus is None else gpus
+        if r.get("gpu_model"):
+            res["gpu_model"] = r["gpu_model"]
     return res
+
+
+# SLURM: snakemake-executor-plugin-slurm 2.8.0 compares sacct's job state with "CANCELLED"
+# exactly, but sacct reports a cancelled job as "CANCELLED by <uid>", so the run would wait
+# forever. Where sacct exists, workflow/slurm/sacct (which normalises that state) goes
+# first on PATH for the status queries of this Snakemake process (DMLSTUDY_SACCT_SHIM=0
+# leaves PATH alone). See docs/slurm.md.
+# (The folder itself, not workflow.source_path(): that is a copy in Snakemake's source
+# cache, without the executable bit. A workflow used from a remote URL has no such folder.)
+_SACCT_SHIM_DIR = os.path.normpath(
+    os.path.join(str(workflow.current_basedir.get_path_or_uri(secret_free=True)), "..", "slurm")
+)
+if (
+    os.environ.get("DMLSTUDY_SACCT_SHIM") != "0"
+    and shutil.which("sacct")
+    and os.access(os.path.join(_SACCT_SHIM_DIR, "sacct"), os.X_OK)
+    and _SACCT_SHIM_DIR not in os.environ.get("PATH", "").split(os.pathsep)
+):
+    os.environ.update(PATH=f"{_SACCT_SHIM_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 def all_targets():

@@ -97,6 +97,42 @@ FIG3_PANELS = [
 ]
 
 
+def fig_spectrum(
+    metrics: pd.DataFrame, labels: Mapping[str, str], loss_labels: Mapping[str, str], stem, dpi=150
+) -> None:
+    """Each loss's normalised singular-value spectrum of the evaluation embeddings (the
+    ``singular_value_spectrum`` of metrics.json; ``dmlstudy.geometry``), mean over seeds
+    with a min-max band, log scale: a spectrum that falls off fast is a low-dimensional
+    (collapsed) embedding. One panel per experiment."""
+    colors = loss_colors(loss_labels)
+    exps = list(dict.fromkeys(metrics["experiment"]))
+    fig, axes = plt.subplots(1, len(exps), figsize=(4.2 * len(exps), 3.4), squeeze=False)
+    for ax, exp in zip(axes[0], exps, strict=True):
+        sub = metrics[metrics["experiment"] == exp]
+        for loss in _losses(sub["loss"], loss_labels):
+            spectra = [
+                np.asarray(v, float) for v in sub[sub["loss"] == loss]["singular_value_spectrum"]
+            ]
+            k = min(len(v) for v in spectra)
+            arr = np.stack([v[:k] for v in spectra])
+            idx = np.arange(1, k + 1)
+            ax.plot(
+                idx,
+                arr.mean(0),
+                color=colors[loss],
+                label=f"{loss_labels.get(loss, loss)} (n={len(arr)})",
+            )
+            ax.fill_between(idx, arr.min(0), arr.max(0), color=colors[loss], alpha=0.2, lw=0)
+        ax.set_yscale("log")
+        ax.set_xlabel("singular value index")
+        ax.set_title(labels.get(exp, exp), fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0, 0].set_ylabel("normalised singular value")
+    axes[0, -1].legend(fontsize=8)
+    fig.tight_layout()
+    save(fig, stem, dpi)
+
+
 def fig3_greediness(
     histories: pd.DataFrame,
     labels: Mapping[str, str],

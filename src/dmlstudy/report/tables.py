@@ -400,3 +400,47 @@ def table4(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
         "tab:retrieval",
         notes,
     )
+
+
+#: Table 5 columns, in two panels that each fit a page: metrics.json key -> header.
+GEOMETRY_PANELS = (
+    (
+        "Spectrum",
+        (("effective_rank", "Eff. rank"), ("rankme", "RankMe"), ("spectral_decay", "Spec. decay")),
+    ),
+    (
+        "Pairs and classes",
+        (("alignment", "Align."), ("uniformity", "Unif."), ("nc1", "NC1"), ("cdnv", "CDNV")),
+    ),
+)
+GEOMETRY_COLUMNS = tuple(c for _, cols in GEOMETRY_PANELS for c in cols)
+
+
+def table5(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
+    """Table 5: the embedding geometry the paper argues about but never measures
+    (``dmlstudy.geometry``), on the points the Eq. 3 statistics use, outliers excluded.
+    Two panels (spectrum; pairs and classes), one CSV row per experiment and loss."""
+    notes = {
+        "Spectrum": "Eff. rank: exp of the entropy of the covariance eigenvalues (Roy & Vetterli "
+        "2007); RankMe: the same on singular values (Garrido et al. 2023); Spec. decay: KL(uniform "
+        "|| singular-value spectrum), higher = more concentrated (Roth et al. 2020).",
+        "Pairs and classes": "Align./Unif.: alignment and uniformity (Wang & Isola 2020), lower "
+        "= better; NC1: trace of S_W times the pseudo-inverse of S_B, over C (Papyan et al. 2020); "
+        "CDNV: class-distance-normalised "
+        "variance (Galanti et al. 2022).",
+    }
+    frames, texs = [], []
+    for n, (title, cols) in enumerate(GEOMETRY_PANELS):
+        out, tex = metric_table(
+            df,
+            loss_labels,
+            lambda runs, cols=cols: [(k, h) for k, h in cols if present(runs, k)],
+            f"Embedding geometry of the evaluation split: {title.lower()}.",
+            f"tab:geometry-{'ab'[n]}",
+            [notes[title]],
+        )
+        frames.append(out)
+        texs.append(tex)
+    keys = [c for c in frames[0].columns if not c.endswith(("_mean", "_std", "_p_seeds"))]
+    merged = frames[0].merge(frames[1], on=keys, how="outer") if len(frames[1]) else frames[0]
+    return merged, "\n".join(texs)

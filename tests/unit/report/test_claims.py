@@ -29,6 +29,7 @@ def claim_runs(tmp_path, held: bool, seeds=SEEDS, exp="mnist_cnn", spread=0.001)
                 mean_grad_norm=(0.27 if good else 0.12) + k,
                 loss_decay_epoch=(43 if good else 27) + s * (2 if lo == "triplet" else 1),
                 knn_accuracy=(0.99 if good else 0.98) + k / 10,
+                effective_rank=(12.0 if good else 9.0) + k,
                 **{"recall@1": (0.92 if good else 0.84) + k},
             ))  # fmt: skip
     return ms, frame(tmp_path, ms)

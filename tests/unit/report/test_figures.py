@@ -191,3 +191,21 @@ def test_fig1_with_a_third_loss(tmp_path):
         pd.DataFrame(rows), {**LOSS_LABELS, "toy": "Toy"}, stem, dpi=60
     )
     check_outputs(stem, min_png_kb=5)
+
+
+def test_fig_spectrum(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "experiment": exp,
+            "loss": loss,
+            "seed": s,
+            "singular_value_spectrum": list(np.sort(rng.uniform(0.01, 1, 16))[::-1]),
+        }
+        for exp in ("a", "b")
+        for loss in LOSSES
+        for s in (0, 1)
+    ]
+    stem = tmp_path / "spectrum"
+    figures.fig_spectrum(pd.DataFrame(rows), {"a": "A"}, LOSS_LABELS, stem, dpi=60)
+    check_outputs(stem, min_png_kb=10)

@@ -244,3 +244,17 @@ def test_one_loss_one_seed(tmp_path):
         out, tex = fn(df, LOSS_LABELS)
         assert set(out["loss"]) == {"contrastive"} and len(out) == 2
         assert "Triplet" not in tex
+
+
+def test_table5_geometry_values_are_the_runs_means(runs):
+    ms, df = runs
+    out, tex = tables.table5(df, LOSS_LABELS)
+    assert len(out) == 4
+    for e in EXPS:
+        for lo in LOSSES:
+            row = out[(out["experiment"] == e) & (out["loss"] == lo)].iloc[0]
+            for key, _ in tables.GEOMETRY_COLUMNS:
+                assert row[f"{key}_mean"] == pytest.approx(np.mean(values(ms, e, lo, key)))
+    # two panels that each fit a page (the compile test checks the widths)
+    assert tex.count("\\toprule") == 2 and tex.count("\\bottomrule") == 2
+    assert "Eff. rank" in tex and "CDNV" in tex
