@@ -205,6 +205,9 @@ def validate(config: dict) -> dict:
     for msg in _messages(jsonschema.Draft202012Validator(schema), config, defs):
         if msg not in messages:
             messages.append(msg)
+    losses_given = config.get("losses")
+    if isinstance(losses_given, list):  # reported with the schema's problems, all at once
+        messages += _unknown_losses([n for n in losses_given if isinstance(n, str)])
     if messages:
         raise ConfigError(_bullet("invalid config", messages))
 
@@ -225,17 +228,23 @@ def validate(config: dict) -> dict:
     return cfg
 
 
+def _unknown_losses(names: list[str]) -> list[str]:
+    from . import losses
+
+    return [
+        f"'losses' names {name!r}, which is not a registered loss; registered: "
+        f"{', '.join(losses.LOSSES)}"
+        for name in names
+        if name not in losses.LOSSES
+    ]
+
+
 def _registry_problems(cfg: dict) -> list[str]:
     """Loss and sampler names must be in their registries (the schema does not list them, so
     that a new loss or sampler is one registry entry)."""
     from . import losses, sampling
 
-    out = [
-        f"'losses' names {name!r}, which is not a registered loss; registered: "
-        f"{', '.join(losses.LOSSES)}"
-        for name in cfg["losses"]
-        if name not in losses.LOSSES
-    ]
+    out = _unknown_losses(cfg["losses"])
     where = [("sampling", cfg["sampling"])] + [
         (f"experiments.{n}.sampling", e["sampling"])
         for n, e in cfg["experiments"].items()
