@@ -190,7 +190,11 @@ CASES = [
     (
         "bad_loss_name",
         [_s("losses", ["contrastive", "quadruplet"])],
-        ["'losses' names 'quadruplet'", "not a registered loss", "registered: contrastive, triplet"],
+        [
+            "'losses' names 'quadruplet'",
+            "not a registered loss",
+            "registered: contrastive, triplet",
+        ],
         True,
     ),
     (

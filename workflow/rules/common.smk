@@ -144,7 +144,9 @@ def rule_resources(rule):
 # (The folder itself, not workflow.source_path(): that is a copy in Snakemake's source
 # cache, without the executable bit. A workflow used from a remote URL has no such folder.)
 _SACCT_SHIM_DIR = os.path.normpath(
-    os.path.join(str(workflow.current_basedir.get_path_or_uri(secret_free=True)), "..", "slurm")
+    os.path.join(
+        str(workflow.current_basedir.get_path_or_uri(secret_free=True)), "..", "slurm"
+    )
 )
 if (
     os.environ.get("DMLSTUDY_SACCT_SHIM") != "0"
