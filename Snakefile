@@ -23,6 +23,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate_inputs.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/sweeps_inputs.smk"
+include: "workflow/rules/sweeps.smk"
 
 
 rule all:

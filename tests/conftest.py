@@ -8,10 +8,12 @@ modification times, so Snakemake sees the copy exactly as up to date as the orig
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,28 @@ def file_mtimes(root) -> dict[str, int]:
         for p in sorted((root / "results").rglob("*"))
         if p.is_file()
     }
+
+
+def planned_jobs(text: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job in a dry run's output, checked against its job stats."""
+    jobs: list[tuple[str, dict]] = []
+    for line in text.splitlines():
+        m = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line)
+        if m:
+            jobs.append((m.group(1), {}))
+        elif jobs and line.strip().startswith("wildcards:"):
+            for item in line.split(":", 1)[1].split(","):
+                key, value = item.strip().split("=", 1)
+                jobs[-1][1][key] = value
+    stats = {}
+    if "Job stats:" in text:
+        table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+        for row in table.splitlines():
+            parts = row.split()
+            if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+                stats[parts[0]] = int(parts[1])
+    assert Counter(rule for rule, _ in jobs) == Counter(stats), (jobs, stats, text)
+    return jobs
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -288,7 +288,9 @@ def section_defaults(section: str) -> dict:
 
 
 def _check_references(cfg: dict) -> None:
-    problems = _registry_problems(cfg)
+    from . import sweeps
+
+    problems = _registry_problems(cfg) + sweeps.problems(cfg, load_schema()["$defs"])
     for name, exp in cfg["experiments"].items():
         ds = exp["dataset"]
         if ds not in cfg["datasets"]:
@@ -417,17 +419,44 @@ TRAINING_KEYS = (
 )
 
 
-def training_params(cfg: dict, name: str) -> dict:
+def training_params(cfg: dict, name: str, loss: str | None = None, segment: str = "") -> dict:
     """What a training job of ``name`` depends on; evaluation settings and labels excluded,
-    so changing k of k-NN or a table label never retrains."""
+    so changing k of k-NN or a table label never retrains.
+
+    ``segment``: the run's point segment (``dmlstudy.sweeps``; ``""`` = no sweep, and then
+    the dict is exactly what it was before sweeps existed). A grid point's values replace
+    the config's, and the point is recorded under ``point``; a tuning run also carries its
+    ``validation`` split (fraction, seed)."""
+    from . import sweeps
+
     resolved = resolve_experiment(cfg, name)
-    return {k: resolved[k] for k in TRAINING_KEYS}
+    out = {k: resolved[k] for k in TRAINING_KEYS}
+    if not segment:
+        return out
+    point, validation = sweeps.parse_segment(cfg, name, loss, segment)
+    out = sweeps.apply(out, point)
+    out["point"] = point.values
+    if validation:
+        sw = cfg["sweeps"]
+        out["validation"] = {
+            "fraction": sw["validation_fraction"],
+            "seed": sw["validation_seed"],
+        }
+    return out
 
 
-def evaluation_params(cfg: dict, name: str) -> dict:
-    """What an evaluation job of ``name`` depends on."""
+def evaluation_params(cfg: dict, name: str, segment: str = "") -> dict:
+    """What an evaluation job of ``name`` depends on. A tuning run (its ``segment`` starts
+    with the validation segment) is scored on its validation split, held in the
+    embeddings' test split, whatever ``evaluation.split`` says."""
+    from . import sweeps
+
     resolved = resolve_experiment(cfg, name)
-    return {"experiment": name, "evaluation": resolved["evaluation"]}
+    out = {"experiment": name, "evaluation": resolved["evaluation"]}
+    if segment.startswith(sweeps.VALIDATION):
+        out["evaluation"] = {**out["evaluation"], "split": "test"}
+        out["validation"] = True
+    return out
 
 
 def _x_paper(schema: dict, prefix: str, out: dict) -> None:

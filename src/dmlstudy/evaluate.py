@@ -38,7 +38,7 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
         "loss_label": run["loss_label"],
         "seed": run["seed"],
         "data_description": run["data_description"],
-        "evaluation_split": ev["split"],
+        "evaluation_split": "validation" if resolved.get("validation") else ev["split"],
         "n_eval_points": int(len(y)),
         **{k: v for k, v in stats.items() if k != "per_class_intra_variance"},
         "per_class_intra_variance": {
@@ -55,6 +55,12 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
         "final_grad_norm": float(trained["grad_norm"].iloc[-1]),
         "train_seconds": float(hist["seconds"].sum()),
     }
+    if run.get("point"):  # a grid point (dmlstudy.sweeps): its values, and how it was scored
+        metrics["point"] = run["point"]
+        train_classes = set(np.unique(tr["y"][tr["y"] != OUTLIER]).tolist())
+        metrics["test_classes_disjoint"] = not (train_classes & set(np.unique(te["y"]).tolist()))
+    if run.get("validation"):
+        metrics["validation"] = run["validation"]
     # embedding geometry (issue 14) on the same points as Eq. 3, outliers left out
     metrics.update(geometry.embedding_geometry(z, y))
     metrics["singular_value_spectrum"] = geometry.spectrum(z[y != OUTLIER])

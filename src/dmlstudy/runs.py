@@ -15,7 +15,7 @@ from .errors import CorruptFileError
 from .io import atomic_write, write_json
 from .models import build_model
 from .scripting import set_threads
-from .splits import OUTLIER, stratified_subset
+from .splits import OUTLIER, stratified_subset, validation_split
 from .train import TrainSettings, deterministic_mode, embed, train
 
 log = logging.getLogger("dmlstudy.runs")
@@ -58,6 +58,10 @@ def train_run(
     set_threads(threads)
     deterministic_mode()
     tr, te, attrs = load_training_data(data_path)
+    validation = resolved.get("validation")
+    if validation:  # a tuning run (dmlstudy.sweeps): fit on train minus validation, score on it
+        tr, te, validation = carve_validation(tr, te, validation)
+        attrs = {**attrs, "description": f"{attrs.get('description', '')}; {validation['text']}"}
     settings = TrainSettings.from_resolved(resolved, loss, seed)
     keep = stratified_subset(tr["y"], resolved["training"]["max_train_samples"], seed=0)
     x_train = torch.from_numpy(np.ascontiguousarray(tr["x"][keep]))
@@ -102,6 +106,10 @@ def train_run(
         "model": resolved["model"],
         "data_description": attrs.get("description", ""),
     }
+    if resolved.get("point"):
+        run_info["point"] = resolved["point"]
+    if validation:
+        run_info["validation"] = validation
     h5io.write_splits(outputs["embeddings"], emb, {"kind": "vectors", **run_info})
     atomic_write(outputs["history"], lambda p: history.to_csv(p, index=False))
     saved = {"state_dict": model.state_dict(), "model": resolved["model"], **run_info}
@@ -110,6 +118,26 @@ def train_run(
         outputs["config"],
         {**run_info, "resolved": resolved, "data_file": str(data_path), "threads": threads},
     )
+
+
+def carve_validation(tr: dict, te: dict, spec: dict) -> tuple[dict, dict, dict]:
+    """``(fit, validation, record)``: the training split divided by
+    :func:`dmlstudy.splits.validation_split` (``spec``: ``fraction``, ``seed``); the test
+    split is not used. ``record`` says how, for the run's config.json and embeddings."""
+    fit, val, kind = validation_split(tr["y"], te["y"], spec["fraction"], spec["seed"])
+    n_cls = len(np.unique(tr["y"][val][tr["y"][val] != OUTLIER]))
+    text = f"validation: {len(val)} of {len(tr['y'])} training points, " + (
+        f"{n_cls} held-out classes" if kind == "class_disjoint" else "stratified"
+    )
+    record = {
+        **spec,
+        "kind": kind,
+        "n_fit": int(len(fit)),
+        "n_validation": int(len(val)),
+        "text": text,
+    }
+    pick = lambda idx: {k: v[idx] for k, v in tr.items()}  # noqa: E731
+    return pick(fit), pick(val), record
 
 
 def _file_key(path) -> dict:

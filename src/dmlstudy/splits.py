@@ -68,3 +68,37 @@ def sklearn_stratified_split(
 
     train, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
     return np.sort(train), np.sort(test)
+
+
+def validation_split(
+    y_train: np.ndarray, y_test: np.ndarray, fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Sorted (fit, validation) indices into the training split, and the split's kind.
+
+    - ``"stratified"`` when train and test share classes (classification datasets): each
+      class (outliers as one more class) puts ``round(n_c * fraction)`` of its points in
+      validation (:func:`stratified_split`).
+    - ``"class_disjoint"`` when they share none (retrieval datasets, CUB-200 and Cars196,
+      test on unseen classes): ``round(n_classes * fraction)`` of the training classes (at
+      least 2, leaving at least 2) go to validation with all their points, as the metric
+      learning reality check (Musgrave et al. 2020) does. Outliers stay in fit.
+
+    The same labels, fraction and seed always give the same indices."""
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    rng = np.random.default_rng(seed)
+    train_classes = set(np.unique(y_train[y_train != OUTLIER]).tolist())
+    test_classes = set(np.unique(y_test[y_test != OUTLIER]).tolist())
+    if test_classes and not (train_classes & test_classes):
+        classes = np.array(sorted(train_classes))
+        if len(classes) < 4:
+            raise ValueError(
+                f"a class-disjoint validation split needs at least 4 training classes "
+                f"(2 to fit, 2 to validate); the training split has {len(classes)}"
+            )
+        n_val = int(np.floor(len(classes) * fraction + 0.5))
+        n_val = min(max(n_val, 2), len(classes) - 2)
+        val_classes = rng.permutation(classes)[:n_val]
+        is_val = np.isin(y_train, val_classes)
+        return np.flatnonzero(~is_val), np.flatnonzero(is_val), "class_disjoint"
+    fit, val = stratified_split(y_train, fraction, rng)
+    return fit, val, "stratified"

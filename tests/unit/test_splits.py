@@ -35,3 +35,51 @@ def test_stratified_split_helper_is_seeded():
     assert sorted(np.concatenate([tr1, te1]).tolist()) == list(range(len(y)))
     counts = np.bincount(y[te1])
     assert np.all(np.abs(counts - 0.25 * np.array([7, 11, 13])) <= 1)
+
+
+# --------------------------------------------------------------------------- validation split
+def _labels():
+    rng = np.random.default_rng(3)
+    return np.concatenate([np.repeat(np.arange(6), [30, 20, 25, 40, 15, 10]), [-1] * 12])[
+        rng.permutation(152)
+    ]
+
+
+def test_stratified_validation_split_partitions_each_class():
+    from dmlstudy.splits import validation_split
+
+    y = _labels()
+    fit, val, kind = validation_split(y, np.arange(6), 0.2, seed=0)
+    assert kind == "stratified"
+    assert np.array_equal(np.sort(np.concatenate([fit, val])), np.arange(len(y)))
+    assert not set(fit) & set(val)
+    for c in np.unique(y):
+        n_c = int((y == c).sum())
+        assert int((y[val] == c).sum()) == int(np.floor(n_c * 0.2 + 0.5)), c
+    again = validation_split(y, np.arange(6), 0.2, seed=0)
+    assert np.array_equal(again[1], val)
+    assert not np.array_equal(validation_split(y, np.arange(6), 0.2, seed=1)[1], val)
+
+
+def test_class_disjoint_validation_split_holds_out_whole_classes():
+    from dmlstudy.splits import validation_split
+
+    y = _labels()
+    fit, val, kind = validation_split(y, np.array([10, 11, 12]), 0.34, seed=0)
+    assert kind == "class_disjoint"
+    assert np.array_equal(np.sort(np.concatenate([fit, val])), np.arange(len(y)))
+    held = set(y[val].tolist())
+    assert len(held) == 2 and -1 not in held  # round(6 * 0.34) = 2 classes; outliers fit
+    assert not held & set(y[fit].tolist())
+    for c in held:  # every point of a held-out class is in validation
+        assert int((y[val] == c).sum()) == int((y == c).sum())
+    # at least 2 classes each side, whatever the fraction
+    assert len(set(y[validation_split(y, np.array([10]), 0.01)[1]].tolist())) == 2
+    assert len(set(y[validation_split(y, np.array([10]), 0.99)[0]].tolist()) - {-1}) == 2
+
+
+def test_class_disjoint_validation_split_needs_four_classes():
+    from dmlstudy.splits import validation_split
+
+    with pytest.raises(ValueError, match="at least 4 training classes"):
+        validation_split(np.array([0, 0, 1, 1, 2, 2]), np.array([5, 6]), 0.5)

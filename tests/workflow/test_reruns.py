@@ -10,39 +10,22 @@ one completed run.
 from __future__ import annotations
 
 import copy
-import re
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import TINY_CONFIG, file_mtimes, output_of, run_snakemake, write_config
+from conftest import (
+    TINY_CONFIG,
+    file_mtimes,
+    output_of,
+    planned_jobs,
+    run_snakemake,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
 STAGES = {"prepare_data", "extract_features", "train_model", "evaluate_run", "all"}
 EXPERIMENTS = ("synthetic_mlp", "digits_head")
-
-
-def planned_jobs(text: str) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of every job in a dry run's output, checked against its job stats."""
-    jobs: list[tuple[str, dict]] = []
-    for line in text.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):$", line)
-        if m:
-            jobs.append((m.group(1), {}))
-        elif jobs and line.strip().startswith("wildcards:"):
-            for item in line.split(":", 1)[1].split(","):
-                key, value = item.strip().split("=", 1)
-                jobs[-1][1][key] = value
-    stats = {}
-    if "Job stats:" in text:
-        table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-        for row in table.splitlines():
-            parts = row.split()
-            if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
-                stats[parts[0]] = int(parts[1])
-    assert Counter(rule for rule, _ in jobs) == Counter(stats), (jobs, stats, text)
-    return jobs
 
 
 def runs(jobs, rule) -> set[tuple]:

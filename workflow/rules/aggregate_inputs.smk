@@ -55,7 +55,7 @@ RUNS = [
 
 def runs_files(name):
     """The file ``name`` of every run, aligned with RUNS."""
-    return [f"{RUN_DIR.format(**r)}/{name}" for r in RUNS]
+    return [f"{run_dir(**r)}/{name}" for r in RUNS]
 
 
 def loss_labels():
@@ -135,11 +135,15 @@ def benchmark_jobs():
         frozenset({"dataset", "backbone"}): [
             {"dataset": d, "backbone": b} for d, b in used_features()
         ],
-        frozenset({"experiment", "loss", "seed"}): [
-            {"experiment": e, "loss": lo, "seed": s}
+        frozenset({"experiment", "loss", "point", "seed"}): [
+            {"experiment": e, "loss": lo, "point": "", "seed": s}
             for e in EXPERIMENTS
             for lo in LOSSES
             for s in SEEDS
+        ]
+        + [
+            {k: r[k] for k in ("experiment", "loss", "point", "seed")}
+            for r in SWEEP_RUNS
         ],
     }
     jobs = {}
@@ -150,7 +154,7 @@ def benchmark_jobs():
         for wc in combos.get(frozenset(get_wildcard_names(pattern)), []):
             jobs[apply_wildcards(pattern, wc)] = {
                 "rule": r.name,
-                "job": ", ".join(f"{k}={v}" for k, v in wc.items()),
+                "job": ", ".join(f"{k}={v}" for k, v in wc.items() if v != ""),
             }
     return dict(sorted(jobs.items()))
 

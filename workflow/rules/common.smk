@@ -9,6 +9,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from dmlstudy import config as dmlconfig
+from dmlstudy import sweeps as dmlsweeps
 from dmlstudy.errors import DmlStudyError
 
 
@@ -27,7 +28,14 @@ except DmlStudyError as exc:
 EXPERIMENTS = config["experiments"]
 LOSSES = config["losses"]
 SEEDS = config["seeds"]
-RUN_DIR = "results/runs/{experiment}/{loss}/seed{seed}"
+# {point}: "" for a run at the config's own values, "loss.margin~0.5/" (and the like) for a
+# grid point of sweeps.grids, "split~validation/loss.margin~0.5/" for its tuning run
+# (dmlstudy.sweeps). Without sweeps every path is what it always was.
+RUN_DIR = "results/runs/{experiment}/{loss}/{point}seed{seed}"
+
+
+def run_dir(experiment, loss, seed, point=""):
+    return RUN_DIR.format(experiment=experiment, loss=loss, point=point, seed=seed)
 
 
 def used_datasets():
@@ -86,6 +94,7 @@ wildcard_constraints:
     experiment=_alternatives(EXPERIMENTS),
     loss=_alternatives(LOSSES),
     seed=r"\d+",
+    point=dmlsweeps.POINT_REGEX,
     dataset=_alternatives(config["datasets"]),
     backbone=_alternatives(config["backbones"]),
 
@@ -109,12 +118,13 @@ def training_input(wildcards):
 
 
 def run_files(name, experiments=None, losses=None, seeds=None):
-    return expand(
-        f"{RUN_DIR}/{name}",
-        experiment=experiments or list(EXPERIMENTS),
-        loss=losses or LOSSES,
-        seed=seeds or SEEDS,
-    )
+    """The file ``name`` of the runs at the config's own values (no grid point)."""
+    return [
+        f"{run_dir(e, lo, s)}/{name}"
+        for e in experiments or list(EXPERIMENTS)
+        for lo in losses or LOSSES
+        for s in seeds or SEEDS
+    ]
 
 
 # Rules that can use a GPU; every other rule is CPU-only and never asks SLURM for one.
@@ -158,4 +168,4 @@ if (
 
 
 def all_targets():
-    return TABLES + FIGURES + run_files("metrics.json")
+    return TABLES + FIGURES + run_files("metrics.json") + SWEEP_TARGETS

@@ -9,15 +9,15 @@ rule evaluate_run:
     output:
         metrics=f"{RUN_DIR}/metrics.json",
     log:
-        f"results/logs/evaluate/{{experiment}}/{{loss}}/seed{{seed}}.log",
+        f"results/logs/evaluate/{{experiment}}/{{loss}}/{{point}}seed{{seed}}.log",
     benchmark:
-        f"results/benchmarks/evaluate/{{experiment}}/{{loss}}/seed{{seed}}.tsv"
+        f"results/benchmarks/evaluate/{{experiment}}/{{loss}}/{{point}}seed{{seed}}.tsv"
     conda:
         "../../envs/environment.yaml"
     threads: config["threads"]["evaluate"]
     resources:
         **rule_resources("evaluate"),
     params:
-        resolved=lambda wc: dmlconfig.evaluation_params(config, wc.experiment),
+        resolved=lambda wc: dmlconfig.evaluation_params(config, wc.experiment, wc.point),
     script:
         "../scripts/evaluate_run.py"

@@ -12,17 +12,19 @@ rule train_model:
         embeddings=f"{RUN_DIR}/embeddings.h5",
         config=f"{RUN_DIR}/config.json",
     log:
-        f"results/logs/train/{{experiment}}/{{loss}}/seed{{seed}}.log",
+        f"results/logs/train/{{experiment}}/{{loss}}/{{point}}seed{{seed}}.log",
     benchmark:
-        f"results/benchmarks/train/{{experiment}}/{{loss}}/seed{{seed}}.tsv"
+        f"results/benchmarks/train/{{experiment}}/{{loss}}/{{point}}seed{{seed}}.tsv"
     conda:
         "../../envs/environment.yaml"
     threads: config["threads"]["train"]
     resources:
         **rule_resources("train"),
     params:
-        resolved=lambda wc: dmlconfig.training_params(config, wc.experiment),
-        checkpoint=lambda wc: f"results/runs/{wc.experiment}/{wc.loss}/seed{wc.seed}/checkpoint.pt",
+        resolved=lambda wc: dmlconfig.training_params(
+            config, wc.experiment, wc.loss, wc.point
+        ),
+        checkpoint=lambda wc: f"{run_dir(wc.experiment, wc.loss, wc.seed, wc.point)}/checkpoint.pt",
         device=config["device"],
     script:
         "../scripts/train_model.py"

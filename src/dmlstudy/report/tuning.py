@@ -1,0 +1,487 @@
+"""Sweeps and the tuned protocol (``dmlstudy.sweeps``) as tables, a figure and a selection.
+
+- :func:`select_points`: each loss's best grid point on validation (``selected.json``).
+- :func:`sweep_points`: every grid point's score, mean and std over seeds
+  (``sweep_points.csv``).
+- :func:`fig_sensitivity`: the score against the swept value, per loss, mean with a band.
+- :func:`tuned_comparison`: each loss at the config's fixed setting beside its tuned one,
+  with the three-way verdicts of ``claims`` on "triplet beats contrastive" at each setting
+  (``tuned_comparison.{csv,tex}``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import sweeps
+from ..io import write_json
+from . import latex
+from .claims import C, Claim, T, test_claim, verdict
+from .latex import Block, fmt_p, interval, pm, signed
+from .stats import CORRECTION_NAMES, NO_TEST, adjust, mean_std
+
+METRIC_LABELS = {
+    "knn_accuracy": "k-NN accuracy",
+    "linear_probe_accuracy": "linear-probe accuracy",
+    "map@r": "MAP@R",
+}
+
+
+def metric_label(metric: str) -> str:
+    if metric.startswith("recall@"):
+        return f"Recall@{metric.split('@')[1]}"
+    return METRIC_LABELS.get(metric, metric)
+
+
+def load_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """One row per metrics.json; identity (experiment, loss, seed, point) from its contents,
+    the point as its path segment in ``segment`` (without the validation prefix: a tuning
+    run says so in ``validation``)."""
+    rows = []
+    for path in paths:
+        with open(path) as fh:
+            m = json.load(fh)
+        point = m.get("point") or {}
+        m["segment"] = sweeps.Point(tuple(point.items())).segment
+        m["point_label"] = sweeps.Point(tuple(point.items())).label
+        m["path"] = str(path)
+        rows.append(m)
+    return pd.DataFrame(rows)
+
+
+def run_metric(df: pd.DataFrame, setting: str) -> str:
+    """The selection metric of runs ``df`` (one experiment): ``setting`` unless ``auto``."""
+    if setting != "auto":
+        return setting
+    if "validation" in df and df["validation"].notna().any():
+        kind = next(v for v in df["validation"] if isinstance(v, dict))["kind"]
+    else:
+        kind = (
+            "class_disjoint"
+            if "test_classes_disjoint" in df and bool(df["test_classes_disjoint"].any())
+            else "stratified"
+        )
+    return sweeps.selection_metric(setting, kind)
+
+
+# --------------------------------------------------------------------------- selection
+def select_points(
+    df: pd.DataFrame, experiment: str, grids: Mapping[str, Sequence[str]], setting: str
+) -> dict:
+    """The selection of one experiment: per loss, the best of its grid points (``grids``:
+    loss -> point segments in grid order) on the validation runs ``df``."""
+    metric = run_metric(df, setting)
+    if metric not in df:
+        raise ValueError(
+            f"selection metric {metric!r} (sweeps.selection_metric = {setting!r}) is not in the "
+            f"validation metrics of {experiment}; choose one of: "
+            + ", ".join(k for k in ("knn_accuracy", "linear_probe_accuracy", "map@r") if k in df)
+        )
+    out = {"experiment": experiment, "metric": metric, "losses": {}}
+    kinds = [v["kind"] for v in df.get("validation", []) if isinstance(v, dict)]
+    out["validation"] = kinds[0] if kinds else None
+    for loss, order in grids.items():
+        runs = df[df["loss"] == loss]
+        scores = {seg: runs.loc[runs["segment"] == seg, metric].tolist() for seg in order}
+        missing = [s for s in order if not scores[s]]
+        if missing:
+            raise ValueError(f"{experiment}/{loss}: no validation runs for {missing}")
+        best, summary = sweeps.select(scores, list(order))
+        values = runs.loc[runs["segment"] == best, "point"].iloc[0]
+        out["losses"][loss] = {
+            "segment": best,
+            "values": values,
+            "label": sweeps.Point(tuple(values.items())).label,
+            "validation_mean": summary[best]["mean"],
+            "validation_std": summary[best]["std"],
+            "n_seeds": summary[best]["n"],
+            "points": summary,
+        }
+    return out
+
+
+def write_selection(selection: dict, path) -> None:
+    write_json(path, selection)
+
+
+def selected_points(selections: Sequence[dict], loss_labels: Mapping[str, str]) -> pd.DataFrame:
+    """selected_points.csv: one row per experiment and loss."""
+    rows = []
+    for sel in selections:
+        for loss, s in sel["losses"].items():
+            rows.append(
+                {
+                    "experiment": sel["experiment"],
+                    "loss": loss,
+                    "loss_label": loss_labels.get(loss, loss),
+                    "selected": s["label"],
+                    "segment": s["segment"],
+                    "values": json.dumps(s["values"], sort_keys=True),
+                    "selection_metric": sel["metric"],
+                    "validation_split": sel["validation"],
+                    "validation_mean": s["validation_mean"],
+                    "validation_std": s["validation_std"],
+                    "n_tuning_seeds": s["n_seeds"],
+                    "grid_size": len(s["points"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- sweep table
+def sweep_points(df: pd.DataFrame, setting: str, experiments: Mapping) -> pd.DataFrame:
+    """sweep_points.csv: each grid point's selection metric, mean, std and n over seeds,
+    and on which split it was scored."""
+    rows = []
+    for exp in [e for e in experiments if e in set(df["experiment"])]:
+        runs = df[df["experiment"] == exp]
+        metric = run_metric(runs, setting)
+        for (loss, seg), grp in runs.groupby(["loss", "segment"], sort=False):
+            m, s, n = mean_std(grp[metric]) if metric in grp else (math.nan, math.nan, 0)
+            rows.append(
+                {
+                    "experiment": exp,
+                    "label": experiments[exp]["label"],
+                    "loss": loss,
+                    "point": grp["point_label"].iloc[0],
+                    "segment": seg,
+                    "values": json.dumps(grp["point"].iloc[0], sort_keys=True),
+                    "scored_on": grp["evaluation_split"].iloc[0],
+                    "metric": metric,
+                    "mean": m,
+                    "std": s,
+                    "n_seeds": n,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _swept_value(values: Mapping):
+    """The value on the x axis: the point's one swept value (its first with several)."""
+    return next(iter(values.values()))
+
+
+def fig_sensitivity(
+    table: pd.DataFrame,
+    experiments: Mapping,
+    loss_labels: Mapping[str, str],
+    stem,
+    selections: Sequence[dict] = (),
+    dpi: int = 150,
+) -> None:
+    """One panel per experiment: the score against the swept value, a line per loss
+    (mean over seeds) with a band of ± one std; a tuned loss's selected point is ringed and
+    the config's own (fixed) value is a dashed line.
+    A numeric axis is logarithmic when its values span more than a factor of 10."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .figures import loss_colors, save
+
+    exps = [e for e in experiments if e in set(table["experiment"])]
+    colors = loss_colors(loss_labels)
+    chosen = {
+        (sel["experiment"], lo): s["segment"]
+        for sel in selections
+        for lo, s in sel["losses"].items()
+    }
+    n = max(len(exps), 1)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    for ax, exp in zip(axes[0], exps, strict=False):
+        rows = table[table["experiment"] == exp]
+        keys = set()
+        numeric = True
+        for loss in [lo for lo in loss_labels if lo in set(rows["loss"])]:
+            r = rows[rows["loss"] == loss].copy()
+            vals = [json.loads(v) for v in r["values"]]
+            keys.update(k for v in vals for k in v)
+            xs = [_swept_value(v) for v in vals]
+            numeric = numeric and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs
+            )
+            r["x"] = xs if numeric else [str(x) for x in xs]
+            if numeric:
+                r = r.sort_values("x")
+            x, m, s = r["x"].to_list(), r["mean"].to_numpy(), r["std"].fillna(0).to_numpy()
+            c = colors.get(loss, "k")
+            ax.plot(x, m, "o-", color=c, label=loss_labels.get(loss, loss), ms=4)
+            ax.fill_between(x, m - s, m + s, color=c, alpha=0.2, lw=0)
+            seg = chosen.get((exp, loss))
+            if seg is not None and seg in set(r["segment"]):
+                pick = r[r["segment"] == seg].iloc[0]
+                ax.plot([pick["x"]], [pick["mean"]], "o", ms=11, mfc="none", mec=c, mew=1.5)
+        fixed = {
+            json.dumps(next(iter(v.values()), None))
+            for v in experiments[exp].get("fixed_values", {}).values()
+            if v
+        }
+        if numeric and len(fixed) == 1:  # the config's own value, the same for every loss
+            value = json.loads(fixed.pop())
+            if isinstance(value, (int, float)):
+                ax.axvline(value, color="0.5", ls="--", lw=1, label="fixed setting")
+        xs_all = [_swept_value(json.loads(v)) for v in rows["values"]]
+        if numeric and xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 10:
+            ax.set_xscale("log")
+        key = " / ".join(sorted(keys))
+        ax.set_xlabel(key)
+        split = rows["scored_on"].iloc[0]
+        ax.set_ylabel(f"{metric_label(rows['metric'].iloc[0])} ({split})")
+        n_seeds = sorted(set(rows["n_seeds"]))
+        ax.set_title(
+            f"{experiments[exp]['label']}\nmean ± std over {'/'.join(map(str, n_seeds))} seeds",
+            fontsize=9,
+        )
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes[0][len(exps) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    save(fig, stem, dpi)
+
+
+# --------------------------------------------------------------------------- comparison
+def comparison_metrics(selections: Sequence[dict]) -> list[str]:
+    """The metrics compared on test: k-NN accuracy and MAP@R (the two default selection
+    metrics), and the selection metric if it is another, in that order."""
+    out = ["knn_accuracy", "map@r"]
+    for sel in selections:
+        if sel["metric"] not in out:
+            out.append(sel["metric"])
+    return out
+
+
+def _setting_rows(df: pd.DataFrame, exp: str, metric: str, setting: str) -> dict:
+    claim = Claim(
+        id=metric,
+        text=f"Triplet has the higher {metric_label(metric)}",
+        metric=metric,
+        higher=T,
+        lower=C,
+        paper_datasets=(),
+        source="",
+        short=f"{metric_label(metric)}: T > C",
+    )
+    runs = df[df["experiment"] == exp]
+    if {C, T} <= set(runs["loss"]) and metric in runs:
+        return test_claim(runs, exp, claim)
+    return {"test": NO_TEST, "p_seeds": math.nan, "difference": math.nan}
+
+
+def tuned_comparison(
+    fixed: pd.DataFrame,
+    tuned: pd.DataFrame,
+    selections: Sequence[dict],
+    experiments: Mapping,
+    loss_labels: Mapping[str, str],
+    statistics: Mapping,
+) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+    """tuned_comparison.csv and .tex, and tuned_gains.csv: per experiment, metric and setting (fixed = the
+    config's values, tuned = each loss's selected point) every loss's test score over seeds,
+    and the test of "triplet > contrastive" (``claims.test_claim``: paired t on the shared
+    seeds, ...), its p corrected with every other row's (``statistics.correction``) and the
+    three-way verdict. A loss's tuned-minus-fixed gain is in the CSV (its own family)."""
+    method, alpha = statistics["correction"], float(statistics["alpha"])
+    sel_of = {s["experiment"]: s for s in selections}
+    losses = [lo for lo in loss_labels if lo in set(fixed["loss"]) | set(tuned["loss"])]
+    rows = []
+    for exp in [e for e in experiments if e in sel_of]:
+        sel = sel_of[exp]
+        for metric in comparison_metrics(selections):
+            for setting, df in (("fixed", fixed), ("tuned", tuned)):
+                runs = df[df["experiment"] == exp]
+                if runs.empty or metric not in runs:
+                    continue
+                row = {
+                    "experiment": exp,
+                    "label": experiments[exp]["label"],
+                    "metric": metric,
+                    "selection_metric": sel["metric"],
+                    "setting": setting,
+                }
+                for lo in losses:
+                    r = runs[runs["loss"] == lo]
+                    m, s, n = mean_std(r[metric]) if len(r) else (math.nan, math.nan, 0)
+                    row[f"{lo}_mean"], row[f"{lo}_std"], row[f"n_{lo}"] = m, s, n
+                    row[f"{lo}_setting"] = (
+                        sel["losses"][lo]["label"]
+                        if setting == "tuned" and lo in sel["losses"]
+                        else _fixed_label(sel, lo, experiments[exp])
+                    )
+                t = _setting_rows(df, exp, metric, setting)
+                row.update(
+                    {
+                        k: t.get(k, math.nan)
+                        for k in (
+                            "test",
+                            "paired",
+                            "difference",
+                            "ci_low",
+                            "ci_high",
+                            "hedges_g",
+                            "p_seeds",
+                        )
+                    }
+                )
+                rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        empty = latex.table([], "Fixed vs tuned settings.", "tab:tuned", [])
+        return out, empty, pd.DataFrame()
+    out["p_corrected"] = adjust(out["p_seeds"].to_numpy(float), method)
+    out["correction"] = CORRECTION_NAMES[method]
+    out["alpha"] = alpha
+    out["verdict"] = [
+        verdict(p, d, alpha) for p, d in zip(out["p_corrected"], out["difference"], strict=True)
+    ]
+    gains = tuning_gains(fixed, tuned, selections, experiments, losses, statistics)
+    return out, _tex(out, gains, experiments, loss_labels, losses), gains
+
+
+def _fixed_label(sel: dict, loss: str, exp_info: Mapping) -> str:
+    """The config's value of each swept key, for the fixed setting."""
+    keys = list((sel["losses"].get(loss) or {}).get("values", {}))
+    fixed = exp_info.get("fixed_values", {}).get(loss, {})
+    return ", ".join(
+        f"{k.split('.')[-1]} = "
+        + ("default" if fixed[k] is None else sweeps.format_value(fixed[k]))
+        for k in keys
+        if k in fixed
+    )
+
+
+def tuning_gains(fixed, tuned, selections, experiments, losses, statistics) -> pd.DataFrame:
+    """Per experiment, loss and selection metric: tuned minus fixed on test, paired over
+    seeds, Holm/BH-corrected as their own family."""
+    from .stats import compare
+
+    rows = []
+    for sel in selections:
+        exp, metric = sel["experiment"], sel["metric"]
+        for lo in losses:
+            a = fixed[(fixed["experiment"] == exp) & (fixed["loss"] == lo)]
+            b = tuned[(tuned["experiment"] == exp) & (tuned["loss"] == lo)]
+            if a.empty or b.empty or metric not in a or metric not in b:
+                continue
+            shared = sorted(set(a["seed"]) & set(b["seed"]))
+            paired = len(shared) >= 2 and len(shared) == len(a) == len(b)
+            va = a.set_index("seed").loc[shared if paired else a["seed"], metric].to_list()
+            vb = b.set_index("seed").loc[shared if paired else b["seed"], metric].to_list()
+            res = compare(va, vb, paired=paired)
+            rows.append(
+                {
+                    "experiment": exp,
+                    "loss": lo,
+                    "metric": metric,
+                    "gain": res.diff,
+                    "ci_low": res.ci_low,
+                    "ci_high": res.ci_high,
+                    "test": res.test,
+                    "p_seeds": res.p,
+                }
+            )
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out["p_corrected"] = adjust(out["p_seeds"].to_numpy(float), statistics["correction"])
+        alpha = float(statistics["alpha"])
+        out["verdict"] = [
+            "no change"
+            if (np.isnan(p) or p >= alpha)
+            else ("tuned better" if d > 0 else "tuned worse")
+            for p, d in zip(out["p_corrected"], out["gain"], strict=True)
+        ]
+    return out
+
+
+def out_selections(out: pd.DataFrame) -> list[list[str]]:
+    """The swept keys named in the setting labels of a comparison table."""
+    cols = [c for c in out.columns if c.endswith("_setting")]
+    return [
+        [part.split(" = ")[0] for part in str(v).split(", ") if " = " in part]
+        for c in cols
+        for v in out[c]
+    ]
+
+
+def _values_only(label) -> str:
+    """``margin = 0.5, lr = 0.001`` -> ``0.5, 0.001``."""
+    if not isinstance(label, str) or not label:
+        return "--"
+    return ", ".join(part.split(" = ", 1)[-1] for part in label.split(", "))
+
+
+def _tex(out, gains, experiments, loss_labels, losses) -> str:
+    method = out["correction"].iloc[0]
+    alpha = float(out["alpha"].iloc[0])
+    keys = sorted({k.split(".")[-1] for sel in out_selections(out) for k in sel})
+    short = {lo: "C" if lo == C else "T" if lo == T else loss_labels.get(lo, lo) for lo in losses}
+    values_header = f"{', '.join(keys) or 'values'} ({' / '.join(short[lo] for lo in losses)})"
+    cols = (
+        [values_header]
+        + [loss_labels.get(lo, lo) for lo in losses]
+        + ["T − C [95% CI]", f"p ({method.split('-')[0]})", "Verdict"]
+    )
+    blocks = []
+    for (exp, metric), grp in out.groupby(["experiment", "metric"], sort=False):
+        rows = []
+        for _, r in grp.iterrows():
+            settings = " / ".join(_values_only(r.get(f"{lo}_setting")) for lo in losses)
+            diff = f"{signed(r['difference'], r['ci_low'], r['ci_high'])} {interval(r['ci_low'], r['ci_high'])}"
+            rows.append(
+                [
+                    r["setting"],
+                    settings or "--",
+                    *[pm(r[f"{lo}_mean"], r[f"{lo}_std"], r[f"n_{lo}"]) for lo in losses],
+                    diff.replace(" n/a", ""),
+                    fmt_p(r["p_corrected"]),
+                    r["verdict"],
+                ]
+            )
+        title = f"{experiments[exp]['label']}: {metric_label(metric)} on test"
+        blocks.append(Block(title, cols, rows))
+    ns = sorted({int(v) for lo in losses for v in out[f"n_{lo}"].dropna() if int(v) > 0})
+    sel_metric = {e: m for e, m in zip(out["experiment"], out["selection_metric"], strict=True)}
+    notes = [
+        "Fixed: the config's setting for every loss; tuned: each loss's best point of an "
+        "equal-size grid on a validation split carved from the training data "
+        "(selection metric: "
+        + "; ".join(f"{experiments[e]['label']}: {metric_label(m)}" for e, m in sel_metric.items())
+        + f"), then trained with {'/'.join(map(str, ns))} seeds and scored once on test. "
+        "Mean ± std over seeds. T − C: triplet minus contrastive, paired t over seeds "
+        "(exact sign-flip when the differences have zero variance), with its 95% CI.",
+        f"p: two-sided, {method}-corrected across the {int(out['p_seeds'].notna().sum())} rows. "
+        f"Verdict on triplet > contrastive: supported (corrected p < {alpha:g}, triplet higher), contradicted (corrected "
+        "p < α, contrastive higher), inconclusive (anything else).",
+    ]
+    if gains is not None and not gains.empty:
+        changed = gains[gains["verdict"] != "no change"]
+        notes.append(
+            "Tuning changed the selection metric on test (tuned − fixed, paired, "
+            f"{method}-corrected) for "
+            + (
+                "; ".join(
+                    f"{loss_labels.get(r['loss'], r['loss'])} on {experiments[r['experiment']]['label']} "
+                    f"({r['gain']:+.3g}, {r['verdict']})"
+                    for _, r in changed.iterrows()
+                )
+                if not changed.empty
+                else "no loss"
+            )
+            + "; every gain is in tuned_gains.csv."
+        )
+    return latex.table(
+        blocks,
+        "Does triplet still beat contrastive when both losses are tuned?",
+        "tab:tuned",
+        notes,
+        first_header="Setting",
+        force="rows",
+        colsep=3.0,
+    )
