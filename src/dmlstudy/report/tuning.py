@@ -23,7 +23,7 @@ from .. import sweeps
 from ..io import write_json
 from . import latex
 from .claims import C, Claim, T, test_claim, verdict
-from .latex import Block, fmt_p, interval, pm, signed
+from .latex import Block, interval, pm, signed
 from .stats import CORRECTION_NAMES, NO_TEST, adjust, mean_std
 
 METRIC_LABELS = {
@@ -31,6 +31,9 @@ METRIC_LABELS = {
     "linear_probe_accuracy": "linear-probe accuracy",
     "map@r": "MAP@R",
 }
+
+
+METRIC_SHORT = {"knn_accuracy": "k-NN acc.", "linear_probe_accuracy": "probe acc."}
 
 
 def metric_label(metric: str) -> str:
@@ -230,6 +233,13 @@ def fig_sensitivity(
         xs_all = [_swept_value(json.loads(v)) for v in rows["values"]]
         if numeric and xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 10:
             ax.set_xscale("log")
+        if numeric and xs_all:  # a tick at every grid value, labelled as in its path
+            from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+            ticks = sorted(set(xs_all))
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_major_formatter(FixedFormatter([sweeps.format_value(t) for t in ticks]))
+            ax.xaxis.set_minor_locator(NullLocator())
         key = " / ".join(sorted(keys))
         ax.set_xlabel(key)
         split = rows["scored_on"].iloc[0]
@@ -417,48 +427,75 @@ def _values_only(label) -> str:
     return ", ".join(part.split(" = ", 1)[-1] for part in label.split(", "))
 
 
+def p_text(p: float) -> str:
+    """A corrected p at three significant digits (so 0.0497 never reads as 0.050 beside a
+    'supported'), ``< 0.001`` below that."""
+    if p is None or math.isnan(p):
+        return "n/a"
+    return "< 0.001" if p < 1e-3 else f"{p:.3g}"
+
+
 def _tex(out, gains, experiments, loss_labels, losses) -> str:
     method = out["correction"].iloc[0]
     alpha = float(out["alpha"].iloc[0])
     keys = sorted({k.split(".")[-1] for sel in out_selections(out) for k in sel})
     short = {lo: "C" if lo == C else "T" if lo == T else loss_labels.get(lo, lo) for lo in losses}
-    values_header = f"{', '.join(keys) or 'values'} ({' / '.join(short[lo] for lo in losses)})"
-    cols = (
-        [values_header]
-        + [loss_labels.get(lo, lo) for lo in losses]
-        + ["T − C [95% CI]", f"p ({method.split('-')[0]})", "Verdict"]
-    )
+    values_row = f"{', '.join(keys) or 'values'} ({' / '.join(short[lo] for lo in losses)})"
+    p_row = f"{method.split('-')[0]} p"
     blocks = []
-    for (exp, metric), grp in out.groupby(["experiment", "metric"], sort=False):
-        rows = []
-        for _, r in grp.iterrows():
-            settings = " / ".join(_values_only(r.get(f"{lo}_setting")) for lo in losses)
-            diff = f"{signed(r['difference'], r['ci_low'], r['ci_high'])} {interval(r['ci_low'], r['ci_high'])}"
-            rows.append(
-                [
-                    r["setting"],
-                    settings or "--",
-                    *[pm(r[f"{lo}_mean"], r[f"{lo}_std"], r[f"n_{lo}"]) for lo in losses],
-                    diff.replace(" n/a", ""),
-                    fmt_p(r["p_corrected"]),
-                    r["verdict"],
+    for exp, egrp in out.groupby("experiment", sort=False):
+        settings = list(dict.fromkeys(egrp["setting"]))
+        first = {r["setting"]: r for _, r in egrp.iterrows()}
+        lines = [
+            [values_row]
+            + [
+                " / ".join(_values_only(first[st].get(f"{lo}_setting")) for lo in losses)
+                for st in settings
+            ]
+        ]
+        for metric, grp in egrp.groupby("metric", sort=False):
+            by = {r["setting"]: r for _, r in grp.iterrows()}
+            rs = [by.get(st) for st in settings]
+            name = METRIC_SHORT.get(metric, metric_label(metric))
+            for lo in losses:
+                lines.append(
+                    [f"{name}: {loss_labels.get(lo, lo)}"]
+                    + [
+                        "--" if r is None else pm(r[f"{lo}_mean"], r[f"{lo}_std"], r[f"n_{lo}"])
+                        for r in rs
+                    ]
+                )
+            lines.append(
+                [f"{name}: T − C [95% CI]"]
+                + [
+                    "--"
+                    if r is None
+                    else f"{signed(r['difference'], r['ci_low'], r['ci_high'])} "
+                    f"{interval(r['ci_low'], r['ci_high'])}".replace(" n/a", "")
+                    for r in rs
                 ]
             )
-        title = f"{experiments[exp]['label']}: {metric_label(metric)} on test"
-        blocks.append(Block(title, cols, rows))
+            lines.append(
+                [f"{name}: T > C? ({p_row})"]
+                + [
+                    "--" if r is None else f"{r['verdict']} ({p_text(r['p_corrected'])})"
+                    for r in rs
+                ]
+            )
+        title = f"{experiments[exp]['label']} (scored on test)"
+        blocks.append(Block(title, [st.capitalize() for st in settings], lines))
     ns = sorted({int(v) for lo in losses for v in out[f"n_{lo}"].dropna() if int(v) > 0})
     sel_metric = {e: m for e, m in zip(out["experiment"], out["selection_metric"], strict=True)}
     notes = [
-        "Fixed: the config's setting for every loss; tuned: each loss's best point of an "
-        "equal-size grid on a validation split carved from the training data "
-        "(selection metric: "
+        "Fixed: the config's setting for every loss. Tuned: each loss's best point of an "
+        "equal-size grid on a validation split of the training data (chosen on "
         + "; ".join(f"{experiments[e]['label']}: {metric_label(m)}" for e, m in sel_metric.items())
-        + f"), then trained with {'/'.join(map(str, ns))} seeds and scored once on test. "
+        + f"), trained with {'/'.join(map(str, ns))} seeds, scored once on test. "
         "Mean ± std over seeds. T − C: triplet minus contrastive, paired t over seeds "
-        "(exact sign-flip when the differences have zero variance), with its 95% CI.",
-        f"p: two-sided, {method}-corrected across the {int(out['p_seeds'].notna().sum())} rows. "
-        f"Verdict on triplet > contrastive: supported (corrected p < {alpha:g}, triplet higher), contradicted (corrected "
-        "p < α, contrastive higher), inconclusive (anything else).",
+        "(exact sign-flip at zero variance), 95% CI.",
+        f"p: two-sided, {method}-corrected across the {int(out['p_seeds'].notna().sum())} "
+        f"tests. T > C?: supported (corrected p < {alpha:g}, triplet higher), contradicted "
+        "(corrected p < α, contrastive higher), inconclusive (anything else).",
     ]
     if gains is not None and not gains.empty:
         changed = gains[gains["verdict"] != "no change"]
@@ -481,7 +518,7 @@ def _tex(out, gains, experiments, loss_labels, losses) -> str:
         "Does triplet still beat contrastive when both losses are tuned?",
         "tab:tuned",
         notes,
-        first_header="Setting",
+        first_header="",
         force="rows",
         colsep=3.0,
     )
