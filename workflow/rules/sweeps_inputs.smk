@@ -3,7 +3,6 @@
 
 import json
 
-
 SWEEP_EXPERIMENTS = dmlsweeps.experiments(config)
 TUNED = dmlsweeps.is_tuned(config)
 SWEEP_SEEDS = config["sweeps"]["tuning_seeds"] if TUNED else SEEDS
