@@ -7,7 +7,7 @@ from dmlstudy.scripting import setup_logging
 snakemake = globals()["snakemake"]
 setup_logging(snakemake.log[0])
 
-from dmlstudy.report import tuning  # noqa: E402
+from dmlstudy.report import figures, tuning  # noqa: E402
 
 p, out = snakemake.params, snakemake.output
 df = tuning.load_runs(snakemake.input.metrics)
@@ -17,6 +17,6 @@ selections = []
 for path in snakemake.input.selected:
     with open(path) as fh:
         selections.append(json.load(fh))
-tuning.fig_sensitivity(
+figures.fig_sensitivity(
     table, p.experiments, p.loss_labels, out.pdf[: -len(".pdf")], selections, dpi=p.dpi
 )

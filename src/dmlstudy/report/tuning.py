@@ -3,7 +3,7 @@
 - :func:`select_points`: each loss's best grid point on validation (``selected.json``).
 - :func:`sweep_points`: every grid point's score, mean and std over seeds
   (``sweep_points.csv``).
-- :func:`fig_sensitivity`: the score against the swept value, per loss, mean with a band.
+- ``figures.fig_sensitivity``: the score against the swept value, per loss, mean with a band.
 - :func:`tuned_comparison`: each loss at the config's fixed setting beside its tuned one,
   with the three-way verdicts of ``claims`` on "triplet beats contrastive" at each setting
   (``tuned_comparison.{csv,tex}``).
@@ -163,98 +163,6 @@ def sweep_points(df: pd.DataFrame, setting: str, experiments: Mapping) -> pd.Dat
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _swept_value(values: Mapping):
-    """The value on the x axis: the point's one swept value (its first with several)."""
-    return next(iter(values.values()))
-
-
-def fig_sensitivity(
-    table: pd.DataFrame,
-    experiments: Mapping,
-    loss_labels: Mapping[str, str],
-    stem,
-    selections: Sequence[dict] = (),
-    dpi: int = 150,
-) -> None:
-    """One panel per experiment: the score against the swept value, a line per loss
-    (mean over seeds) with a band of ± one std; a tuned loss's selected point is ringed and
-    the config's own (fixed) value is a dashed line.
-    A numeric axis is logarithmic when its values span more than a factor of 10."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .figures import loss_colors, save
-
-    exps = [e for e in experiments if e in set(table["experiment"])]
-    colors = loss_colors(loss_labels)
-    chosen = {
-        (sel["experiment"], lo): s["segment"]
-        for sel in selections
-        for lo, s in sel["losses"].items()
-    }
-    n = max(len(exps), 1)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
-    for ax, exp in zip(axes[0], exps, strict=False):
-        rows = table[table["experiment"] == exp]
-        keys = set()
-        numeric = True
-        for loss in [lo for lo in loss_labels if lo in set(rows["loss"])]:
-            r = rows[rows["loss"] == loss].copy()
-            vals = [json.loads(v) for v in r["values"]]
-            keys.update(k for v in vals for k in v)
-            xs = [_swept_value(v) for v in vals]
-            numeric = numeric and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs
-            )
-            r["x"] = xs if numeric else [str(x) for x in xs]
-            if numeric:
-                r = r.sort_values("x")
-            x, m, s = r["x"].to_list(), r["mean"].to_numpy(), r["std"].fillna(0).to_numpy()
-            c = colors.get(loss, "k")
-            ax.plot(x, m, "o-", color=c, label=loss_labels.get(loss, loss), ms=4)
-            ax.fill_between(x, m - s, m + s, color=c, alpha=0.2, lw=0)
-            seg = chosen.get((exp, loss))
-            if seg is not None and seg in set(r["segment"]):
-                pick = r[r["segment"] == seg].iloc[0]
-                ax.plot([pick["x"]], [pick["mean"]], "o", ms=11, mfc="none", mec=c, mew=1.5)
-        fixed = {
-            json.dumps(next(iter(v.values()), None))
-            for v in experiments[exp].get("fixed_values", {}).values()
-            if v
-        }
-        if numeric and len(fixed) == 1:  # the config's own value, the same for every loss
-            value = json.loads(fixed.pop())
-            if isinstance(value, (int, float)):
-                ax.axvline(value, color="0.5", ls="--", lw=1, label="fixed setting")
-        xs_all = [_swept_value(json.loads(v)) for v in rows["values"]]
-        if numeric and xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 10:
-            ax.set_xscale("log")
-        if numeric and xs_all:  # a tick at every grid value, labelled as in its path
-            from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
-
-            ticks = sorted(set(xs_all))
-            ax.xaxis.set_major_locator(FixedLocator(ticks))
-            ax.xaxis.set_major_formatter(FixedFormatter([sweeps.format_value(t) for t in ticks]))
-            ax.xaxis.set_minor_locator(NullLocator())
-        key = " / ".join(sorted(keys))
-        ax.set_xlabel(key)
-        split = rows["scored_on"].iloc[0]
-        ax.set_ylabel(f"{metric_label(rows['metric'].iloc[0])} ({split})")
-        n_seeds = sorted(set(rows["n_seeds"]))
-        ax.set_title(
-            f"{experiments[exp]['label']}\nmean ± std over {'/'.join(map(str, n_seeds))} seeds",
-            fontsize=9,
-        )
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in axes[0][len(exps) :]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    save(fig, stem, dpi)
 
 
 # --------------------------------------------------------------------------- comparison

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dmlstudy.report import tuning
+from dmlstudy.report import figures, tuning
 
 LABELS = {"contrastive": "Contrastive", "triplet": "Triplet"}
 EXPS = {
@@ -92,7 +92,7 @@ def test_sweep_points_summarises_each_point_over_seeds():
 def test_fig_sensitivity_writes_both_files(tmp_path):
     table = tuning.sweep_points(validation_runs(), "auto", EXPS)
     sel = tuning.select_points(validation_runs(), "e", GRIDS, "auto")
-    tuning.fig_sensitivity(table, EXPS, LABELS, tmp_path / "fig", [sel], dpi=50)
+    figures.fig_sensitivity(table, EXPS, LABELS, tmp_path / "fig", [sel], dpi=50)
     assert (tmp_path / "fig.pdf").stat().st_size > 0
     assert (tmp_path / "fig.png").stat().st_size > 0
 
