@@ -136,8 +136,7 @@ def carve_validation(tr: dict, te: dict, spec: dict) -> tuple[dict, dict, dict]:
         "n_validation": int(len(val)),
         "text": text,
     }
-    pick = lambda idx: {k: v[idx] for k, v in tr.items()}  # noqa: E731
-    return pick(fit), pick(val), record
+    return {k: v[fit] for k, v in tr.items()}, {k: v[val] for k, v in tr.items()}, record
 
 
 def _file_key(path) -> dict:

@@ -260,7 +260,15 @@ def tuned_comparison(
         verdict(p, d, alpha) for p, d in zip(out["p_corrected"], out["difference"], strict=True)
     ]
     gains = tuning_gains(fixed, tuned, selections, experiments, losses, statistics)
-    return out, _tex(out, gains, experiments, loss_labels, losses), gains
+    keys = sorted(
+        {
+            k.split(".")[-1]
+            for sel in selections
+            for c in sel["losses"].values()
+            for k in c["values"]
+        }
+    )
+    return out, _tex(out, gains, experiments, loss_labels, losses, keys), gains
 
 
 def _fixed_label(sel: dict, loss: str, exp_info: Mapping) -> str:
@@ -318,16 +326,6 @@ def tuning_gains(fixed, tuned, selections, experiments, losses, statistics) -> p
     return out
 
 
-def out_selections(out: pd.DataFrame) -> list[list[str]]:
-    """The swept keys named in the setting labels of a comparison table."""
-    cols = [c for c in out.columns if c.endswith("_setting")]
-    return [
-        [part.split(" = ")[0] for part in str(v).split(", ") if " = " in part]
-        for c in cols
-        for v in out[c]
-    ]
-
-
 def _values_only(label) -> str:
     """``margin = 0.5, lr = 0.001`` -> ``0.5, 0.001``."""
     if not isinstance(label, str) or not label:
@@ -343,10 +341,9 @@ def p_text(p: float) -> str:
     return "< 0.001" if p < 1e-3 else f"{p:.3g}"
 
 
-def _tex(out, gains, experiments, loss_labels, losses) -> str:
+def _tex(out, gains, experiments, loss_labels, losses, keys) -> str:
     method = out["correction"].iloc[0]
     alpha = float(out["alpha"].iloc[0])
-    keys = sorted({k.split(".")[-1] for sel in out_selections(out) for k in sel})
     short = {lo: "C" if lo == C else "T" if lo == T else loss_labels.get(lo, lo) for lo in losses}
     values_row = f"{', '.join(keys) or 'values'} ({' / '.join(short[lo] for lo in losses)})"
     p_row = f"{method.split('-')[0]} p"
