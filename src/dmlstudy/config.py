@@ -17,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .backbones import BACKBONES
 from .errors import ConfigError
 from .sources import SOURCES
 
@@ -29,8 +30,9 @@ OVERRIDABLE = ("loss", "sampling", "training", "evaluation")
 
 
 def load_schema() -> dict:
-    """The config schema, its ``$defs/dataset`` completed from the sources registry: the
-    allowed ``source`` values and, for each, the ``$defs`` entry its keys follow."""
+    """The config schema, completed from the registries: the allowed ``source`` values of
+    ``$defs/dataset`` and, for each, the ``$defs`` entry its keys follow; the allowed
+    ``kind`` values of ``$defs/backbone``."""
     with open(SCHEMA_PATH) as fh:
         schema = yaml.safe_load(fh)
     dataset = schema["$defs"]["dataset"]
@@ -42,6 +44,7 @@ def load_schema() -> dict:
         }
         for name, source in SOURCES.items()
     ]
+    schema["$defs"]["backbone"]["properties"]["kind"]["enum"] = list(BACKBONES)
     return schema
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from dmlstudy import config as C
 from dmlstudy import features, h5io
+from dmlstudy.backbones import hf_vit
 from dmlstudy.device import resolve_device
 from dmlstudy.errors import BackboneUnavailableError, ConfigError, DataNotFoundError
 
@@ -155,7 +156,7 @@ def test_unreachable_hub_id_fails_fast_with_fix(tmp_path):
 def test_unreachable_hub_without_offline_flag_fails_fast(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE")
-    monkeypatch.setattr(features, "_endpoint_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(hf_vit, "_endpoint_reachable", lambda timeout=3.0: False)
     start = time.monotonic()
     with pytest.raises(BackboneUnavailableError, match="local folder"):
         features.load_backbone(_spec(kind="hf_vit", name="vit"), "cpu")
@@ -284,7 +285,7 @@ def test_interrupted_extraction_leaves_no_output(tmp_path, tiny_vit_dir, monkeyp
     _images_h5(data)
     out = tmp_path / "out" / "f.h5"
     calls = {"n": 0}
-    original = features._HFViT.forward
+    original = hf_vit._HFViT.forward
 
     def dies_on_second_batch(self, x):
         calls["n"] += 1
@@ -292,7 +293,7 @@ def test_interrupted_extraction_leaves_no_output(tmp_path, tiny_vit_dir, monkeyp
             raise KeyboardInterrupt
         return original(self, x)
 
-    monkeypatch.setattr(features._HFViT, "forward", dies_on_second_batch)
+    monkeypatch.setattr(hf_vit._HFViT, "forward", dies_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
         features.extract_features(
             data, out, _vit_spec(tiny_vit_dir), device="cpu", batch_size=2, num_workers=0

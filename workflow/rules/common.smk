@@ -6,7 +6,23 @@ import os
 import shutil
 import sys
 
-from snakemake.exceptions import WorkflowError
+# The package is imported from this workflow's own tree (src/ beside workflow/), in this
+# process and in every job's script (PYTHONPATH is inherited): a deployed or cloned workflow
+# needs no `pip install -e .`, and never picks up another installed copy of dmlstudy.
+SRC = os.path.normpath(
+    os.path.join(
+        str(workflow.current_basedir.get_path_or_uri(secret_free=True)),
+        "..",
+        "..",
+        "src",
+    )
+)
+if os.path.isdir(SRC):
+    sys.path.insert(0, SRC)
+    _pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join([SRC] + [p for p in _pythonpath if p != SRC])
+    )
 
 from dmlstudy import config as dmlconfig
 from dmlstudy import sweeps as dmlsweeps

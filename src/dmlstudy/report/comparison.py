@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import backbones
 from . import latex
 from .latex import Block, fmt, fmt_p, pm
 from .stats import mean_std
@@ -96,10 +97,7 @@ def setup_differences(info: dict, paper: Mapping) -> list[str]:
     if model == "head":
         bb = info.get("backbone_spec") or {}
         bkind = bb.get("kind")
-        vit = bkind == "torchvision_vit_b_32" or (
-            bkind == "hf_vit" and "vit-base-patch32" in str(bb.get("model", ""))
-        )
-        if bb and not vit:
+        if bb and not backbones.get(bkind).is_paper_backbone(bb):
             name = bkind if bkind != "hf_vit" else f"hf_vit {bb.get('model')}"
             out.append(f"backbone {name} (paper: ViT-B/32)")
     for key, (section, name) in PER_MODEL.items():
