@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from dmlstudy.config import paper_settings
+from dmlstudy.paper_settings import paper_settings
 from dmlstudy.report import load
 
 EXPS = {

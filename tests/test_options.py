@@ -17,6 +17,8 @@ from torch import nn
 
 from dmlstudy import config as C
 from dmlstudy import h5io, losses
+from dmlstudy import paper_settings as PS
+from dmlstudy import params as P
 from dmlstudy.evaluate import evaluate_run
 from dmlstudy.losses import triplet_loss
 from dmlstudy.metrics import variance_statistics
@@ -37,7 +39,7 @@ CODE_VALUES = {
     ("evaluation", "split"): "all",
     ("evaluation", "include_outliers"): True,
 }
-PAPER = C.paper_settings()
+PAPER = PS.paper_settings()
 #: (section, key, paper value, code value)
 OPTIONS = [(s, k, PAPER[f"{s}.{k}"], code) for (s, k), code in CODE_VALUES.items()]
 
@@ -64,7 +66,7 @@ def _config(experiment: dict | None = None, **top) -> dict:
 # --------------------------------------------------------------------------- defaults
 @pytest.mark.parametrize("section, key, paper, code", OPTIONS)
 def test_paper_value_is_the_default(section, key, paper, code):
-    resolved = C.resolve_experiment(_config(), "exp")
+    resolved = P.resolve_experiment(_config(), "exp")
     assert resolved[section][key] == paper
     assert resolved["preset"] == "paper"
 
@@ -77,16 +79,16 @@ def test_synthetic_input_normalization_default_is_none():
 @pytest.mark.parametrize("section, key, paper, code", OPTIONS)
 def test_experiment_override_reaches_training_and_evaluation_params(section, key, paper, code):
     cfg = _config({section: {key: code}})
-    resolved = C.resolve_experiment(cfg, "exp")
+    resolved = P.resolve_experiment(cfg, "exp")
     assert resolved[section][key] == code
     # and only that key moved: the rest of the section keeps the global value
-    base = C.resolve_experiment(_config(), "exp")
+    base = P.resolve_experiment(_config(), "exp")
     rest = {k: v for k, v in resolved[section].items() if k != key}
     assert rest == {k: v for k, v in base[section].items() if k != key}
     params = (
-        C.evaluation_params(cfg, "exp")
+        P.evaluation_params(cfg, "exp")
         if section == "evaluation"
-        else C.training_params(cfg, "exp")
+        else P.training_params(cfg, "exp")
     )
     assert params[section][key] == code
 
@@ -131,7 +133,7 @@ def test_triplet_distance_reaches_the_training_step(distance, expected):
     x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0], [0.6, 0.8], [0.0, 2.0]])
     a, p, n = x[[0, 0]], x[[1, 3]], x[[2, 4]]
     cfg = _config({"loss": {"triplet_distance": distance}})
-    s = TrainSettings.from_resolved(C.resolve_experiment(cfg, "exp"), "triplet", seed=0)
+    s = TrainSettings.from_resolved(P.resolve_experiment(cfg, "exp"), "triplet", seed=0)
     per_item = losses.get(s.loss).per_item(a, p, n, s.loss_options)
     assert per_item.tolist() == pytest.approx(expected, abs=1e-5)
 
@@ -142,7 +144,7 @@ def _tiny_training(tmp_path, training: dict, loss="triplet"):
     y = np.repeat(np.arange(3), 8)
     x = torch.from_numpy((rng.standard_normal((24, 6)) + 3 * y[:, None]).astype(np.float32))
     cfg = _config({"training": {"batch_size": 8, **training}})
-    s = TrainSettings.from_resolved(C.resolve_experiment(cfg, "exp"), loss, seed=0)
+    s = TrainSettings.from_resolved(P.resolve_experiment(cfg, "exp"), loss, seed=0)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 4))
     ckpt = tmp_path / f"ckpt_{s.weight_decay}_{s.epochs}.pt"
@@ -248,7 +250,7 @@ def test_self_positive_never_by_default_sometimes_when_allowed(outliers):
 
 def test_self_positive_setting_reaches_the_training_sampler():
     cfg = _config({"sampling": {"allow_self_positive": True, "outliers": "as_class"}})
-    s = TrainSettings.from_resolved(C.resolve_experiment(cfg, "exp"), "triplet", seed=0)
+    s = TrainSettings.from_resolved(P.resolve_experiment(cfg, "exp"), "triplet", seed=0)
     assert s.allow_self_positive is True and s.outliers == "as_class"
 
 
@@ -318,7 +320,7 @@ def _evaluate(tmp_path, evaluation: dict, name: str):
     cfg = _config(
         {"evaluation": {"knn_k": 3, "recall_ks": [1, 2], "linear_probe": False, **evaluation}}
     )
-    m = evaluate_run(emb, hist, C.evaluation_params(cfg, "exp"), tmp_path / f"{name}.json")
+    m = evaluate_run(emb, hist, P.evaluation_params(cfg, "exp"), tmp_path / f"{name}.json")
     return m, tr, te
 
 
@@ -345,7 +347,7 @@ def test_evaluation_split_train_with_an_empty_test_split(tmp_path):
     empty = {"x": tr["x"][:0], "y": tr["y"][:0]}
     h5io.write_splits(emb, {"train": tr, "test": empty}, h5io.read_attrs(emb))
     cfg = _config({"evaluation": {"split": "train"}})
-    m = evaluate_run(emb, hist, C.evaluation_params(cfg, "exp"), tmp_path / "m.json")
+    m = evaluate_run(emb, hist, P.evaluation_params(cfg, "exp"), tmp_path / "m.json")
     assert m["evaluation_split"] == "train" and m["n_eval_points"] == len(tr["y"]) == 40
     assert m["intra_mean"] == pytest.approx(variance_statistics(tr["x"], tr["y"])["intra_mean"])
     assert not [k for k in m if k.startswith(("knn", "recall@", "map@", "linear_probe"))]
@@ -366,11 +368,11 @@ def test_training_on_every_point_then_scoring_those_points(tmp_path):
     data = tmp_path / "data.h5"
     prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
     out = run_outputs(tmp_path)
-    train_run(data, C.training_params(cfg, "exp"), "triplet", 0, out, tmp_path / "ck.pt")
+    train_run(data, P.training_params(cfg, "exp"), "triplet", 0, out, tmp_path / "ck.pt")
     assert h5io.read_split(out["embeddings"], "test")["x"].shape == (0, 32)
     assert len(h5io.read_split(out["embeddings"], "train")["y"]) == 31  # 30 + 1 outlier
     m = evaluate_run(
-        out["embeddings"], out["history"], C.evaluation_params(cfg, "exp"), tmp_path / "m.json"
+        out["embeddings"], out["history"], P.evaluation_params(cfg, "exp"), tmp_path / "m.json"
     )
     assert m["evaluation_split"] == "train" and m["n_eval_points"] == 31
 
@@ -454,7 +456,7 @@ def test_authors_code_config_holds_the_code_choices():
     assert len(cfg["seeds"]) >= 2
     choices = {**CODE_CHOICES, ("evaluation", "split"): "train"}
     for name, exp in cfg["experiments"].items():
-        r = C.resolve_experiment(cfg, name)
+        r = P.resolve_experiment(cfg, name)
         assert r["preset"] == "authors_code"
         for (section, key), value in choices.items():
             assert r[section][key] == value, (name, section, key)
@@ -469,7 +471,7 @@ def test_paper_configs_hold_the_paper_choices(name):
     cfg = _load(name)
     assert cfg["preset"] == "paper"
     for exp_name, exp in cfg["experiments"].items():
-        r = C.resolve_experiment(cfg, exp_name)
+        r = P.resolve_experiment(cfg, exp_name)
         for section, key, paper, _ in OPTIONS:
             if key == "epochs":
                 continue  # the offline default shortens some runs, documented in the config
@@ -481,13 +483,13 @@ def test_paper_configs_hold_the_paper_choices(name):
 
 def test_side_by_side_config_differs_only_where_the_readings_differ():
     cfg = _load("paper_vs_code.yaml")
-    paper = C.resolve_experiment(cfg, "synthetic_paper")
-    code = C.resolve_experiment(cfg, "synthetic_code")
+    paper = P.resolve_experiment(cfg, "synthetic_paper")
+    code = P.resolve_experiment(cfg, "synthetic_code")
     assert (paper["preset"], code["preset"]) == ("paper", "authors_code")
     assert paper["label"] == code["label"]  # one label; the preset tells the rows apart
     for section, key, p, c in OPTIONS:
         assert (paper[section][key], code[section][key]) == (p, c), (section, key)
-    for section in C.OVERRIDABLE:
+    for section in P.OVERRIDABLE:
         rest_p = {k: v for k, v in paper[section].items() if (section, k) not in CODE_CHOICES}
         rest_c = {k: v for k, v in code[section].items() if (section, k) not in CODE_CHOICES}
         assert rest_p == rest_c, section

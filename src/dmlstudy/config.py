@@ -1,15 +1,17 @@
-"""Configuration: validation against the JSON schema, defaults, and per-experiment resolution.
+"""Configuration: loading, validation against the JSON schema, defaults, and the messages.
 
 The schema (``workflow/schemas/config.schema.yaml``) is the single source of keys,
 types, ranges and defaults. ``validate`` turns every problem into one line that names
 the key, the value and what is allowed, and raises one ``ConfigError`` listing them all,
-so a user fixes a config in one pass and never sees a traceback.
+so a user fixes a config in one pass and never sees a traceback. What each job depends on
+(per-experiment resolution, per-job params) is :mod:`dmlstudy.params`; the paper's settings
+table is :mod:`dmlstudy.paper_settings`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
+import functools
 import json
 import sys
 from pathlib import Path
@@ -17,24 +19,38 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from . import backbones, losses, sampling, sweeps
 from .backbones import BACKBONES
 from .errors import ConfigError
 from .sources import SOURCES
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
-#: What each model needs from its data.
-MODEL_INPUT_KIND = {"mlp": "vectors", "cnn": "images", "head": "images_or_files"}
-#: Sections an experiment may override.
-OVERRIDABLE = ("loss", "sampling", "training", "evaluation")
+
+@functools.cache
+def _schema_file() -> dict:
+    """The schema file, parsed once per process."""
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+_completed: dict = {}
 
 
 def load_schema() -> dict:
     """The config schema, completed from the registries: the allowed ``source`` values of
     ``$defs/dataset`` and, for each, the ``$defs`` entry its keys follow; the allowed
-    ``kind`` values of ``$defs/backbone``."""
-    with open(SCHEMA_PATH) as fh:
-        schema = yaml.safe_load(fh)
+    ``kind`` values of ``$defs/backbone``. The file is parsed once; the completed schema is
+    built once per state of the registries (a plugin that registers a source or a backbone
+    gets a schema that knows it). Callers must not modify it."""
+    key = (tuple(SOURCES), tuple((n, s.schema_def) for n, s in SOURCES.items()), tuple(BACKBONES))
+    if key not in _completed:
+        _completed.clear()
+        _completed[key] = _complete(copy.deepcopy(_schema_file()))
+    return _completed[key]
+
+
+def _complete(schema: dict) -> dict:
     dataset = schema["$defs"]["dataset"]
     dataset["properties"]["source"]["enum"] = list(SOURCES)
     dataset["allOf"] = [
@@ -232,8 +248,6 @@ def validate(config: dict) -> dict:
 
 
 def _unknown_losses(names: list[str]) -> list[str]:
-    from . import losses
-
     return [
         f"'losses' names {name!r}, which is not a registered loss; registered: "
         f"{', '.join(losses.LOSSES)}"
@@ -243,10 +257,9 @@ def _unknown_losses(names: list[str]) -> list[str]:
 
 
 def _registry_problems(cfg: dict) -> list[str]:
-    """Loss and sampler names must be in their registries (the schema does not list them, so
-    that a new loss or sampler is one registry entry)."""
-    from . import losses, sampling
-
+    """Loss, sampler and backbone names must be in their registries (the schema does not
+    list losses and samplers, so that a new one is one registry entry), every sampler must
+    serve every loss (``sampling.problem``), and a backbone entry must pass its own check."""
     out = _unknown_losses(cfg["losses"])
     where = [("sampling", cfg["sampling"])] + [
         (f"experiments.{n}.sampling", e["sampling"])
@@ -254,23 +267,14 @@ def _registry_problems(cfg: dict) -> list[str]:
         if isinstance(e.get("sampling"), dict) and "sampler" in e["sampling"]
     ]
     for key, section in where:
-        sampler = sampling.SAMPLERS.get(section["sampler"])
-        if sampler is None:
-            out.append(
-                f"'{key}.sampler' = {section['sampler']!r} is not a registered sampler; "
-                f"registered: {', '.join(sampling.SAMPLERS)}"
-            )
-            continue
         for name in cfg["losses"]:
-            loss = losses.LOSSES.get(name)
-            if loss is not None and loss.partners not in sampler.partners:
-                out.append(
-                    f"'{key}.sampler' = {sampler.name!r} cannot serve loss {name!r}, which "
-                    f"needs {loss.partners}; samplers that can: "
-                    + ", ".join(
-                        n for n, v in sampling.SAMPLERS.items() if loss.partners in v.partners
-                    )
-                )
+            msg = sampling.problem(section["sampler"], name)
+            if msg:
+                line = f"'{key}.sampler' = {section['sampler']!r}: {msg}"
+                if line not in out:
+                    out.append(line)
+    for name, spec in cfg["backbones"].items():
+        out += backbones.get(spec["kind"]).problems({**spec, "name": name}, name)
     return out
 
 
@@ -291,8 +295,6 @@ def section_defaults(section: str) -> dict:
 
 
 def _check_references(cfg: dict) -> None:
-    from . import sweeps
-
     problems = _registry_problems(cfg) + sweeps.problems(cfg, load_schema()["$defs"])
     for name, exp in cfg["experiments"].items():
         ds = exp["dataset"]
@@ -350,34 +352,6 @@ def _bullet(title: str, items: list[str]) -> str:
     )
 
 
-def resolve_experiment(cfg: dict, name: str) -> dict:
-    """Everything a training job of experiment ``name`` depends on, global sections merged
-    with the experiment's overrides. This dict reaches the rule through ``params:``, so a
-    change to any of it (and only to it) reruns that experiment's jobs."""
-    exp = cfg["experiments"][name]
-    out = {
-        "experiment": name,
-        "label": exp["label"],
-        "preset": exp["preset"],
-        "dataset": exp["dataset"],
-        "source": cfg["datasets"][exp["dataset"]]["source"],
-        "model": exp["model"],
-        "backbone": exp.get("backbone"),
-        "model_options": dict(exp.get("model_options") or {}),
-    }
-    for section in OVERRIDABLE:
-        merged = copy.deepcopy(cfg[section])
-        merged.update(exp.get(section) or {})
-        out[section] = merged
-    return out
-
-
-def config_hash(obj) -> str:
-    """Stable short hash of a JSON-serialisable object (used to match checkpoints to configs)."""
-    blob = json.dumps(obj, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
 def load_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
@@ -393,11 +367,8 @@ def load_file(path: str | Path) -> dict:
 def main(argv=None) -> int:
     """``dmlstudy-validate CONFIG.yaml``: validate a config file and print its problems."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 2 and argv[0] == "--paper-table":
-        print(f"{argv[1]}: {'rewritten' if rewrite_paper_table(argv[1]) else 'up to date'}")
-        return 0
     if len(argv) != 1:
-        print("usage: dmlstudy-validate CONFIG.yaml | --paper-table DOC.md", file=sys.stderr)
+        print("usage: dmlstudy-validate CONFIG.yaml", file=sys.stderr)
         return 2
     try:
         cfg = validate(load_file(argv[0]))
@@ -406,109 +377,6 @@ def main(argv=None) -> int:
         return 1
     print(f"{argv[0]}: valid ({len(cfg['experiments'])} experiments, {len(cfg['seeds'])} seeds)")
     return 0
-
-
-#: Keys of a resolved experiment that training depends on (and nothing else).
-TRAINING_KEYS = (
-    "experiment",
-    "dataset",
-    "source",
-    "model",
-    "backbone",
-    "model_options",
-    "loss",
-    "sampling",
-    "training",
-)
-
-
-def training_params(cfg: dict, name: str, loss: str | None = None, segment: str = "") -> dict:
-    """What a training job of ``name`` depends on; evaluation settings and labels excluded,
-    so changing k of k-NN or a table label never retrains.
-
-    ``segment``: the run's point segment (``dmlstudy.sweeps``; ``""`` = no sweep, and then
-    the dict is exactly what it was before sweeps existed). A grid point's values replace
-    the config's, and the point is recorded under ``point``; a tuning run also carries its
-    ``validation`` split (fraction, seed)."""
-    from . import sweeps
-
-    resolved = resolve_experiment(cfg, name)
-    out = {k: resolved[k] for k in TRAINING_KEYS}
-    if not segment:
-        return out
-    point, validation = sweeps.parse_segment(cfg, name, loss, segment)
-    out = sweeps.apply(out, point)
-    out["point"] = point.values
-    if validation:
-        sw = cfg["sweeps"]
-        out["validation"] = {
-            "fraction": sw["validation_fraction"],
-            "seed": sw["validation_seed"],
-        }
-    return out
-
-
-def evaluation_params(cfg: dict, name: str, segment: str = "") -> dict:
-    """What an evaluation job of ``name`` depends on. A tuning run (its ``segment`` starts
-    with the validation segment) is scored on its validation split, held in the
-    embeddings' test split, whatever ``evaluation.split`` says."""
-    from . import sweeps
-
-    resolved = resolve_experiment(cfg, name)
-    out = {"experiment": name, "evaluation": resolved["evaluation"]}
-    if segment.startswith(sweeps.VALIDATION):
-        out["evaluation"] = {**out["evaluation"], "split": "test"}
-        out["validation"] = True
-    return out
-
-
-def _x_paper(schema: dict, prefix: str, out: dict) -> None:
-    for key, sub in (schema.get("properties") or {}).items():
-        if "x-paper" in sub:
-            out[f"{prefix}{key}"] = sub["x-paper"]
-        _x_paper(sub, f"{prefix}{key}.", out)
-
-
-def paper_settings() -> dict:
-    """The paper's settings, written once in the schema beside their keys as
-    ``x-paper: <value>``: dotted key (``$defs`` entry, then the property path, e.g.
-    ``training.epochs``, ``source_synthetic.n_classes``,
-    ``experiment.model_options.embedding_dim``) → the paper's value, in schema order."""
-    out: dict = {}
-    for name, sub in load_schema()["$defs"].items():
-        _x_paper(sub, f"{name}.", out)
-    return out
-
-
-PAPER_TABLE_BEGIN = "<!-- paper-settings: generated by `python -m dmlstudy.config --paper-table FILE`; do not edit -->"
-PAPER_TABLE_END = "<!-- /paper-settings -->"
-
-
-def paper_settings_table() -> str:
-    """The paper's settings as a Markdown table (docs/paper_vs_code.md holds it)."""
-    schema = load_schema()
-    lines = ["| setting | the paper's value | what it is |", "|---|---|---|"]
-    for key, value in paper_settings().items():
-        node = schema["$defs"]
-        parts = key.split(".")
-        sub = node[parts[0]]
-        for p in parts[1:]:
-            sub = sub["properties"][p]
-        text = json.dumps(value) if not isinstance(value, str) else value
-        desc = str(sub.get("description", "")).replace("|", "\\|").strip()
-        lines.append(f"| `{key}` | `{text}` | {desc} |")
-    return "\n".join(lines)
-
-
-def rewrite_paper_table(path: str | Path) -> bool:
-    """Replace the generated table between the markers in ``path``; True if it changed."""
-    path = Path(path)
-    text = path.read_text()
-    start, end = text.index(PAPER_TABLE_BEGIN), text.index(PAPER_TABLE_END)
-    new = text[: start + len(PAPER_TABLE_BEGIN)] + "\n" + paper_settings_table() + "\n" + text[end:]
-    if new != text:
-        path.write_text(new)
-    return new != text
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from . import h5io, losses
-from .config import config_hash
 from .errors import CorruptFileError
 from .io import atomic_write, write_json
 from .models import build_model
+from .params import config_hash
 from .scripting import set_threads
 from .splits import OUTLIER, stratified_subset, validation_split
 from .train import TrainSettings, deterministic_mode, embed, train

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import losses
 from .splits import OUTLIER
 
 
@@ -170,6 +171,23 @@ def get(name: str) -> SamplerSpec:
         return SAMPLERS[name]
     except KeyError:
         raise ValueError(f"unknown sampler {name!r}; registered: {', '.join(SAMPLERS)}") from None
+
+
+def problem(sampler: str, loss: str) -> str | None:
+    """Why sampler ``sampler`` cannot serve loss ``loss``, or None if it can: the one check
+    of their compatibility (the config's validation, the sweeps' checks and the training
+    loop all ask here). An unregistered loss is reported by whoever checks loss names."""
+    spec = SAMPLERS.get(sampler)
+    if spec is None:
+        return f"{sampler!r} is not a registered sampler; registered: {', '.join(SAMPLERS)}"
+    entry = losses.LOSSES.get(loss)
+    if entry is None or entry.partners in spec.partners:
+        return None
+    able = [n for n, v in SAMPLERS.items() if entry.partners in v.partners]
+    return (
+        f"sampler {sampler!r} cannot serve loss {loss!r}, which needs {entry.partners}; "
+        f"samplers that can: {', '.join(able)}"
+    )
 
 
 def _split_args(k: int, n_parts: int, extra):

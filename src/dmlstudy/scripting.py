@@ -1,9 +1,13 @@
 """The one wrapper of every Snakemake script: stderr to the rule's log, threads pinned, and a
 user-facing error (missing data, corrupt file, diverged loss, bad device) turned into one
-clear line on the log and the console and exit status 1, instead of a traceback."""
+clear line on the log and the console and exit status 1, instead of a traceback.
+
+Every script under ``workflow/scripts`` is one call of :func:`run_job`, which names the
+package function the job runs (``"module:function"``)."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import os
@@ -69,3 +73,16 @@ def run_stage(fn, *args, threads: int = 1, **kwargs):
         if _console is not None:
             print(f"error: {exc}", file=_console, flush=True)
         sys.exit(1)
+
+
+def run_job(snakemake, target: str, *args, **kwargs):
+    """Run one Snakemake job: its log set up first (so import-time warnings reach it), then
+    ``target`` (``"package.module:function"``) imported and called through
+    :func:`run_stage` with the job's threads. Without ``args`` the function gets the job's
+    ``(input, output, params)``."""
+    setup_logging(snakemake.log[0] if snakemake.log else None)
+    module, _, name = target.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    if not args:
+        args = (snakemake.input, snakemake.output, snakemake.params)
+    return run_stage(fn, *args, threads=snakemake.threads, **kwargs)

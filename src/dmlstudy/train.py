@@ -24,6 +24,7 @@ bit for bit where an uninterrupted run would (on the CPU, same thread count).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -38,10 +39,12 @@ import torch
 from torch import nn
 
 from . import losses, sampling
+from .config import section_defaults
 from .device import resolve_device
-from .errors import DmlStudyError, TrainingDivergedError
+from .errors import ConfigError, DmlStudyError, TrainingDivergedError
 from .io import atomic_write
 from .metrics import ClassDistances
+from .params import TRAINING_SECTIONS
 from .sampling import LabelIndex
 
 log = logging.getLogger("dmlstudy.train")
@@ -61,7 +64,9 @@ HISTORY_COLUMNS = [
 @dataclass
 class TrainSettings:
     """Everything the loop needs, read from the validated config (``from_resolved``); the
-    schema holds every default, so none is repeated here."""
+    schema holds every default, so none is repeated here. The first three fields are the
+    run's loss, seed and loss section; every later field is a key of the sampling or
+    training section, by name."""
 
     loss: str
     seed: int
@@ -79,31 +84,25 @@ class TrainSettings:
 
     @classmethod
     def from_resolved(cls, resolved: dict, loss: str, seed: int) -> TrainSettings:
-        """From an experiment's resolved config (``config.resolve_experiment``)."""
-        sa, tr = resolved["sampling"], resolved["training"]
-        return cls(
-            loss=loss,
-            seed=seed,
-            loss_options=dict(resolved["loss"]),
-            sampler=sa["sampler"],
-            m_per_class=sa["m_per_class"],
-            positive_fraction=sa["positive_fraction"],
-            outliers=sa["outliers"],
-            allow_self_positive=sa["allow_self_positive"],
-            epochs=tr["epochs"],
-            batch_size=tr["batch_size"],
-            lr=tr["lr"],
-            weight_decay=tr["weight_decay"],
-            adam=tr["adam"],
-        )
+        """From what a training job depends on (``params.training_params``, or
+        ``params.resolve_experiment``): ``loss_options`` is the loss section, every other
+        field is the key of that name in one of the other training sections
+        (``params.TRAINING_SECTIONS``)."""
+        values = {}
+        for section in TRAINING_SECTIONS:
+            if section != "loss":
+                values.update(resolved[section])
+        fields = [f.name for f in dataclasses.fields(cls)][3:]
+        missing = [f for f in fields if f not in values]
+        if missing:
+            raise KeyError(f"training settings {missing} are in none of {TRAINING_SECTIONS}")
+        return cls(loss, seed, dict(resolved["loss"]), **{f: values[f] for f in fields})
 
     @classmethod
     def defaults(cls, loss: str, seed: int = 0, **overrides) -> TrainSettings:
         """The schema's defaults, with ``overrides`` (field names of this class, or keys of
         the loss section such as ``margin``): for tests and benchmarks."""
-        from .config import section_defaults
-
-        resolved = {s: section_defaults(s) for s in ("loss", "sampling", "training")}
+        resolved = {s: section_defaults(s) for s in TRAINING_SECTIONS}
         for key in list(overrides):
             if key in resolved["loss"]:
                 resolved["loss"][key] = overrides.pop(key)
@@ -294,12 +293,9 @@ class _Loop:
     def __init__(self, model, x, y, s: TrainSettings, device, diag_x, diag_y):
         self.s = s
         self.loss = losses.get(s.loss)
+        if problem := sampling.problem(s.sampler, s.loss):
+            raise ConfigError(f"sampling.sampler: {problem}")
         self.sampler = sampling.get(s.sampler)
-        if self.loss.partners not in self.sampler.partners:
-            raise DmlStudyError(
-                f"sampler {s.sampler!r} cannot serve loss {s.loss!r} (it needs "
-                f"{self.loss.partners}); choose another sampling.sampler"
-            )
         self.dev = resolve_device(device)
         self.model = model.to(self.dev)
         self.x = x.to(self.dev)

@@ -4,13 +4,14 @@ rendered into docs/paper_vs_code.md."""
 from pathlib import Path
 
 from dmlstudy import config as C
+from dmlstudy import paper_settings as PS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "paper_vs_code.md"
 
 
 def test_paper_settings():
-    paper = C.paper_settings()
+    paper = PS.paper_settings()
     assert paper["loss.margin"] == 1.0 and paper["training.epochs"] == 50
     assert paper["training.weight_decay"] == 1e-5 and paper["training.lr"] == 1e-3
     assert (
@@ -23,7 +24,7 @@ def test_paper_settings():
 def test_schema_defaults_are_the_paper_values():
     """Where a paper setting has a schema default, the default is the paper's value."""
     schema = C.load_schema()
-    for key, value in C.paper_settings().items():
+    for key, value in PS.paper_settings().items():
         node = schema["$defs"][key.split(".")[0]]
         for part in key.split(".")[1:]:
             node = node["properties"][part]
@@ -33,15 +34,15 @@ def test_schema_defaults_are_the_paper_values():
 
 def test_docs_table_is_current(tmp_path):
     text = DOC.read_text()
-    start = text.index(C.PAPER_TABLE_BEGIN) + len(C.PAPER_TABLE_BEGIN)
-    table = text[start : text.index(C.PAPER_TABLE_END)].strip()
-    assert table == C.paper_settings_table(), (
-        "docs/paper_vs_code.md is stale: python -m dmlstudy.config --paper-table docs/paper_vs_code.md"
+    start = text.index(PS.TABLE_BEGIN) + len(PS.TABLE_BEGIN)
+    table = text[start : text.index(PS.TABLE_END)].strip()
+    assert table == PS.table(), (
+        "docs/paper_vs_code.md is stale: python -m dmlstudy.paper_settings docs/paper_vs_code.md"
     )
     copy = tmp_path / "doc.md"
     copy.write_text(text.replace("`1.0`", "`9.9`"))
-    assert C.rewrite_paper_table(copy) and copy.read_text() == text
-    assert not C.rewrite_paper_table(copy)
+    assert PS.rewrite_table(copy) and copy.read_text() == text
+    assert not PS.rewrite_table(copy)
 
 
 def test_statistics_defaults():

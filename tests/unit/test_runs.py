@@ -7,6 +7,7 @@ from conftest import run_outputs
 
 from dmlstudy import config as C
 from dmlstudy import h5io, runs, sources
+from dmlstudy import params as P
 from dmlstudy.metrics import ClassDistances
 from dmlstudy.models import build_model
 from dmlstudy.train import (
@@ -37,7 +38,7 @@ def test_history_class_distances_are_those_of_the_subsample(tmp_path):
     )
     data = tmp_path / "synthetic.h5"
     sources.prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
-    resolved = C.training_params(cfg, "synthetic_mlp")
+    resolved = P.training_params(cfg, "synthetic_mlp")
     outputs = run_outputs(tmp_path)
     runs.train_run(data, resolved, "triplet", 0, outputs, tmp_path / "ckpt.pt")
     import pandas as pd
@@ -54,4 +55,4 @@ def test_history_class_distances_are_those_of_the_subsample(tmp_path):
     assert last["inter_class_distance"] == pytest.approx(inter, rel=1e-6)
     full = copy.deepcopy(resolved)
     full["training"]["class_distance_points"] = None
-    assert C.config_hash(full) != C.config_hash(resolved)  # the cap is part of the job's key
+    assert P.config_hash(full) != P.config_hash(resolved)  # the cap is part of the job's key

@@ -160,3 +160,13 @@ def test_unknown_sampler_is_a_config_error():
                 "experiments": {"e": {"dataset": "s", "model": "mlp"}},
             }
         )
+
+
+def test_problem_says_why_a_sampler_cannot_serve_a_loss():
+    from dmlstudy import sampling
+
+    assert "'hard' is not a registered sampler" in sampling.problem("hard", "triplet")
+    assert "cannot serve loss 'multi_similarity'" in sampling.problem(
+        "semihard", "multi_similarity"
+    )
+    assert sampling.problem("semihard", "triplet") is None

@@ -9,6 +9,7 @@ import pytest
 from conftest import CONFIG_DIR, load_yaml
 
 from dmlstudy import config as C
+from dmlstudy import params as P
 from dmlstudy import sweeps
 from dmlstudy.errors import ConfigError
 
@@ -41,7 +42,7 @@ def problems_of(cfg) -> str:
     ],
 )
 def test_format_value(value, text):
-    assert sweeps.format_value(value) == text
+    assert P.format_value(value) == text
 
 
 def test_grid_is_the_product_in_the_order_written():
@@ -51,21 +52,21 @@ def test_grid_is_the_product_in_the_order_written():
             triplet={"loss.margin": [0.5, 1.0], "training.lr": [0.01, 0.001]},
         )
     )
-    segs = [p.segment for p in sweeps.grid(cfg, "synthetic_mlp", "triplet")]
+    segs = [p.segment for p in P.grid(cfg, "synthetic_mlp", "triplet")]
     assert segs == [
         "loss.margin~0.5/training.lr~0.01/",
         "loss.margin~0.5/training.lr~0.001/",
         "loss.margin~1.0/training.lr~0.01/",
         "loss.margin~1.0/training.lr~0.001/",
     ]
-    assert sweeps.grid(cfg, "synthetic_mlp", "nothing") == []
-    assert sweeps.Point().segment == ""
+    assert P.grid(cfg, "synthetic_mlp", "nothing") == []
+    assert P.Point().segment == ""
 
 
 def test_point_regex_matches_every_segment_and_nothing_else():
     import re
 
-    rx = re.compile(f"^{sweeps.POINT_REGEX}$")
+    rx = re.compile(f"^{P.POINT_REGEX}$")
     for seg in ("", "loss.margin~0.5/", "split~validation/loss.margin~1e-05/training.lr~0.1/"):
         assert rx.match(seg), seg
     for seg in ("seed0/", "loss.margin~0.5", "split~validation/", "a~b/c/"):
@@ -74,21 +75,21 @@ def test_point_regex_matches_every_segment_and_nothing_else():
 
 def test_parse_segment_knows_the_grid_and_its_validation_runs():
     cfg = C.validate(tuned())
-    point, val = sweeps.parse_segment(cfg, "synthetic_mlp", "triplet", "loss.margin~0.5/")
+    point, val = P.parse_segment(cfg, "synthetic_mlp", "triplet", "loss.margin~0.5/")
     assert point.values == {"loss.margin": 0.5} and not val
-    point, val = sweeps.parse_segment(
+    point, val = P.parse_segment(
         cfg, "synthetic_mlp", "triplet", "split~validation/loss.margin~1.0/"
     )
     assert point.values == {"loss.margin": 1.0} and val
-    assert sweeps.parse_segment(cfg, "synthetic_mlp", "triplet", "") == (sweeps.Point(), False)
+    assert P.parse_segment(cfg, "synthetic_mlp", "triplet", "") == (P.Point(), False)
     with pytest.raises(ValueError, match="not a grid point.*sweeps.grids.synthetic_mlp.triplet"):
-        sweeps.parse_segment(cfg, "synthetic_mlp", "triplet", "loss.margin~3.0/")
+        P.parse_segment(cfg, "synthetic_mlp", "triplet", "loss.margin~3.0/")
 
 
 def test_apply_sets_nested_keys_and_leaves_the_input_alone():
     resolved = {"loss": {"margin": 1.0, "pml_options": {}}, "training": {"lr": 0.1}}
-    point = sweeps.Point((("loss.margin", 0.5), ("loss.pml_options.margin_loss.beta", 1.5)))
-    out = sweeps.apply(resolved, point)
+    point = P.Point((("loss.margin", 0.5), ("loss.pml_options.margin_loss.beta", 1.5)))
+    out = P.apply(resolved, point)
     assert out["loss"]["margin"] == 0.5
     assert out["loss"]["pml_options"] == {"margin_loss": {"beta": 1.5}}
     assert resolved == {"loss": {"margin": 1.0, "pml_options": {}}, "training": {"lr": 0.1}}
@@ -97,33 +98,33 @@ def test_apply_sets_nested_keys_and_leaves_the_input_alone():
 # --------------------------------------------------------------------------- params
 def test_training_params_without_a_point_are_what_they_always_were():
     cfg = C.validate(tuned())
-    plain = C.training_params(cfg, "synthetic_mlp")
-    assert C.training_params(cfg, "synthetic_mlp", "triplet", "") == plain
+    plain = P.training_params(cfg, "synthetic_mlp")
+    assert P.training_params(cfg, "synthetic_mlp", "triplet", "") == plain
     assert "point" not in plain and "validation" not in plain
-    assert C.evaluation_params(cfg, "synthetic_mlp", "") == C.evaluation_params(
+    assert P.evaluation_params(cfg, "synthetic_mlp", "") == P.evaluation_params(
         cfg, "synthetic_mlp"
     )
 
 
 def test_training_params_of_a_point_and_of_its_validation_run():
     cfg = C.validate(tuned())
-    plain = C.training_params(cfg, "synthetic_mlp")
-    p = C.training_params(cfg, "synthetic_mlp", "triplet", "loss.margin~0.5/")
+    plain = P.training_params(cfg, "synthetic_mlp")
+    p = P.training_params(cfg, "synthetic_mlp", "triplet", "loss.margin~0.5/")
     assert p["loss"]["margin"] == 0.5 and p["point"] == {"loss.margin": 0.5}
     assert {k: v for k, v in p.items() if k not in ("loss", "point")} == {
         k: v for k, v in plain.items() if k != "loss"
     }
-    v = C.training_params(cfg, "synthetic_mlp", "triplet", "split~validation/loss.margin~0.5/")
+    v = P.training_params(cfg, "synthetic_mlp", "triplet", "split~validation/loss.margin~0.5/")
     assert v["validation"] == {"fraction": 0.2, "seed": 0}
     assert {k: x for k, x in v.items() if k != "validation"} == p
     cfg["evaluation"]["split"] = "all"
-    ev = C.evaluation_params(cfg, "synthetic_mlp", "split~validation/loss.margin~0.5/")
+    ev = P.evaluation_params(cfg, "synthetic_mlp", "split~validation/loss.margin~0.5/")
     assert ev["evaluation"]["split"] == "test" and ev["validation"] is True
 
 
 def test_fixed_values_are_the_configs_own():
     cfg = C.validate(tuned())
-    assert sweeps.fixed_values(cfg, "synthetic_mlp", "triplet") == {"loss.margin": 1.0}
+    assert P.fixed_values(cfg, "synthetic_mlp", "triplet") == {"loss.margin": 1.0}
 
 
 # --------------------------------------------------------------------------- config checks
@@ -250,10 +251,3 @@ def test_selection_metric_defaults_by_split_kind():
     assert sweeps.selection_metric("auto", "stratified") == "knn_accuracy"
     assert sweeps.selection_metric("auto", "class_disjoint") == "map@r"
     assert sweeps.selection_metric("recall@1", "class_disjoint") == "recall@1"
-
-
-def test_a_swept_sampler_must_serve_the_loss():
-    assert "cannot serve loss 'multi_similarity'" in sweeps._sampler_problem(
-        "semihard", "multi_similarity"
-    )
-    assert sweeps._sampler_problem("semihard", "triplet") is None

@@ -113,6 +113,7 @@ def test_deterministic_mode_without_the_nan_fill_gives_the_same_training():
 # --------------------------------------------------------------------------- every loss, miners
 def _all_losses_settings(loss, sampler="random", epochs=2):
     from dmlstudy import config as C
+    from dmlstudy import params as P
 
     cfg = C.validate(
         {
@@ -123,7 +124,7 @@ def _all_losses_settings(loss, sampler="random", epochs=2):
             "experiments": {"e": {"dataset": "s", "model": "mlp"}},
         }
     )
-    return TrainSettings.from_resolved(C.resolve_experiment(cfg, "e"), loss, seed=3)
+    return TrainSettings.from_resolved(P.resolve_experiment(cfg, "e"), loss, seed=3)
 
 
 def _outlier_blobs():

@@ -31,6 +31,7 @@ from conftest import (
 
 from dmlstudy import config as C
 from dmlstudy import evaluate, h5io, runs, scripting, sources
+from dmlstudy import params as P
 from dmlstudy.errors import CorruptFileError, TrainingDivergedError
 
 RESULT_FILES = ("model", "history", "embeddings", "config")
@@ -60,7 +61,7 @@ def small(tmp_path_factory):
     )
     data = root / "synthetic.h5"
     sources.prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
-    return {"data": data, "resolved": C.training_params(cfg, "synthetic_mlp"), "root": root}
+    return {"data": data, "resolved": P.training_params(cfg, "synthetic_mlp"), "root": root}
 
 
 def with_training(resolved, **training):

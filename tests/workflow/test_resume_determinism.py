@@ -39,6 +39,7 @@ from conftest import (
 
 from dmlstudy import config as C
 from dmlstudy import evaluate, runs, sources
+from dmlstudy import params as P
 
 RESUME_CONFIG = CONFIG_DIR / "resume.yaml"
 EXPERIMENT, LOSS, SEED = "synthetic_mlp", "contrastive", 0
@@ -133,8 +134,8 @@ def reference(tmp_path_factory):
     cfg = C.validate(load_yaml(RESUME_CONFIG))
     data = root / "data" / "synthetic.h5"
     sources.prepare_to_file(cfg["datasets"]["synthetic"], "synthetic", data)
-    resolved = C.training_params(cfg, EXPERIMENT)
-    ev = C.evaluation_params(cfg, EXPERIMENT)
+    resolved = P.training_params(cfg, EXPERIMENT)
+    ev = P.evaluation_params(cfg, EXPERIMENT)
     run = root / "uninterrupted"
     out = run_outputs(run)
     runs.train_run(data, resolved, LOSS, SEED, out, run / "checkpoint.pt", threads=1)
@@ -342,7 +343,7 @@ def test_workflow_run_equals_a_direct_run(tiny_run, tmp_path, experiment, loss, 
     """A run made by a Snakemake job (tiny_run) and the same run made again by a direct call
     in another process agree exactly (MLP on vectors and CNN on images)."""
     cfg = C.validate(load_yaml(TINY_CONFIG))
-    resolved = C.training_params(cfg, experiment)
+    resolved = P.training_params(cfg, experiment)
     data = tiny_run / "results" / "data" / f"{cfg['experiments'][experiment]['dataset']}.h5"
     made = tiny_run / "results" / "runs" / experiment / loss / f"seed{seed}"
     out = run_outputs(tmp_path)
@@ -352,7 +353,7 @@ def test_workflow_run_equals_a_direct_run(tiny_run, tmp_path, experiment, loss, 
     evaluate.evaluate_run(
         out["embeddings"],
         out["history"],
-        C.evaluation_params(cfg, experiment),
+        P.evaluation_params(cfg, experiment),
         tmp_path / "metrics.json",
     )
     assert_same_history(out["history"], made / "history.csv")

@@ -96,7 +96,7 @@ rule compare_with_paper:
         runs=RUNS,
         experiments=experiment_info(),
         loss_labels=loss_labels(),
-        paper_settings=dmlconfig.paper_settings(),
+        paper_settings=paper_settings(),
         statistics=config["statistics"],
     script:
         "../scripts/make_comparison.py"

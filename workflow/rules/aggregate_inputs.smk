@@ -8,6 +8,7 @@ from snakemake.io import apply_wildcards, get_wildcard_names
 
 import dmlstudy
 from dmlstudy import losses as dmllosses
+from dmlstudy.paper_settings import paper_settings
 from dmlstudy.sources import paper_dataset
 
 # The paper's numbers (as dmlstudy.report.comparison.REFERENCE_PATH, without importing pandas here).
@@ -77,7 +78,7 @@ def experiment_info():
     how they differ from the paper's)."""
     info = {}
     for name, exp in EXPERIMENTS.items():
-        resolved = dmlconfig.resolve_experiment(config, name)
+        resolved = dmlparams.resolve_experiment(config, name)
         backbone = exp.get("backbone")
         info[name] = {
             **{

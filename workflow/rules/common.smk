@@ -25,6 +25,7 @@ if os.path.isdir(SRC):
     )
 
 from dmlstudy import config as dmlconfig
+from dmlstudy import params as dmlparams
 from dmlstudy import sweeps as dmlsweeps
 from dmlstudy.errors import DmlStudyError
 
@@ -110,7 +111,7 @@ wildcard_constraints:
     experiment=_alternatives(EXPERIMENTS),
     loss=_alternatives(LOSSES),
     seed=r"\d+",
-    point=dmlsweeps.POINT_REGEX,
+    point=dmlparams.POINT_REGEX,
     dataset=_alternatives(config["datasets"]),
     backbone=_alternatives(config["backbones"]),
 

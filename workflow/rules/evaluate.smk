@@ -18,6 +18,6 @@ rule evaluate_run:
     resources:
         **rule_resources("evaluate"),
     params:
-        resolved=lambda wc: dmlconfig.evaluation_params(config, wc.experiment, wc.point),
+        resolved=lambda wc: dmlparams.evaluation_params(config, wc.experiment, wc.point),
     script:
         "../scripts/evaluate_run.py"

@@ -22,10 +22,11 @@ checkpoint select_points:
         **rule_resources("aggregate"),
     params:
         grids=lambda wc: {
-            lo: [p.segment for p in dmlsweeps.grid(config, wc.experiment, lo)]
+            lo: [p.segment for p in dmlparams.grid(config, wc.experiment, lo)]
             for lo in LOSSES
         },
         metric=config["sweeps"]["selection_metric"],
+        runs=lambda wc: sweep_runs(wc.experiment),
     script:
         "../scripts/select_points.py"
 
@@ -67,13 +68,14 @@ rule sweep_summary:
         loss_labels=loss_labels(),
         metric=config["sweeps"]["selection_metric"],
         dpi=config["figures"]["dpi"],
+        runs=sweep_runs(),
     script:
         "../scripts/make_sweep_summary.py"
 
 
 rule tuned_comparison:
     input:
-        fixed=run_files("metrics.json", experiments=SWEEP_EXPERIMENTS or ["__none__"]),
+        fixed=[f"{run_dir(**r)}/metrics.json" for r in fixed_runs()],
         tuned=tuned_metrics,
         selected=expand(
             "results/tuning/{experiment}/selected.json", experiment=SWEEP_EXPERIMENTS
@@ -111,5 +113,7 @@ rule tuned_comparison:
         experiments=sweep_info(),
         loss_labels=loss_labels(),
         statistics=config["statistics"],
+        fixed_runs=fixed_runs(),
+        tuned_runs=tuned_runs,
     script:
         "../scripts/make_tuned_comparison.py"

@@ -6,25 +6,28 @@ import json
 SWEEP_EXPERIMENTS = dmlsweeps.experiments(config)
 TUNED = dmlsweeps.is_tuned(config)
 SWEEP_SEEDS = config["sweeps"]["tuning_seeds"] if TUNED else SEEDS
-SWEEP_PREFIX = dmlsweeps.VALIDATION if TUNED else ""
+SWEEP_PREFIX = dmlparams.VALIDATION if TUNED else ""
 
 # Every grid point's run (its validation run under the tuned protocol), in grid order.
 SWEEP_RUNS = [
     {"experiment": e, "loss": lo, "point": SWEEP_PREFIX + p.segment, "seed": s}
     for e in SWEEP_EXPERIMENTS
     for lo in LOSSES
-    for p in dmlsweeps.grid(config, e, lo)
+    for p in dmlparams.grid(config, e, lo)
     for s in SWEEP_SEEDS
 ]
 AGGREGATE_RULES.update({"select_points", "sweep_summary", "tuned_comparison"})
 
 
-def sweep_metrics(experiment=None):
+def sweep_runs(experiment=None):
+    """The grid-point runs (of one experiment), as records for the aggregation's params."""
     return [
-        f"{run_dir(**r)}/metrics.json"
-        for r in SWEEP_RUNS
-        if experiment is None or r["experiment"] == experiment
+        r for r in SWEEP_RUNS if experiment is None or r["experiment"] == experiment
     ]
+
+
+def sweep_metrics(experiment=None):
+    return [f"{run_dir(**r)}/metrics.json" for r in sweep_runs(experiment)]
 
 
 def sweep_info():
@@ -35,7 +38,7 @@ def sweep_info():
         e: {
             **info[e],
             "fixed_values": {
-                lo: dmlsweeps.fixed_values(config, e, lo) for lo in LOSSES
+                lo: dmlparams.fixed_values(config, e, lo) for lo in LOSSES
             },
         }
         for e in SWEEP_EXPERIMENTS
@@ -68,11 +71,30 @@ def selections():
     return out
 
 
-def tuned_metrics(wildcards):
-    """metrics.json of each loss's selected point, trained with `seeds` and scored on test."""
+def tuned_runs(wildcards=None):
+    """Each loss's selected point, trained with `seeds` and scored on test, as records."""
     return [
-        f"{run_dir(sel['experiment'], lo, s, chosen['segment'])}/metrics.json"
+        {
+            "experiment": sel["experiment"],
+            "loss": lo,
+            "point": chosen["segment"],
+            "seed": s,
+        }
         for sel in selections()
         for lo, chosen in sel["losses"].items()
+        for s in SEEDS
+    ]
+
+
+def tuned_metrics(wildcards):
+    return [f"{run_dir(**r)}/metrics.json" for r in tuned_runs()]
+
+
+def fixed_runs():
+    """The runs at the config's own values of every swept experiment, as records."""
+    return [
+        {"experiment": e, "loss": lo, "seed": s}
+        for e in SWEEP_EXPERIMENTS
+        for lo in LOSSES
         for s in SEEDS
     ]

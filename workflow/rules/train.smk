@@ -21,7 +21,7 @@ rule train_model:
     resources:
         **rule_resources("train"),
     params:
-        resolved=lambda wc: dmlconfig.training_params(
+        resolved=lambda wc: dmlparams.training_params(
             config, wc.experiment, wc.loss, wc.point
         ),
         checkpoint=lambda wc: f"{run_dir(wc.experiment, wc.loss, wc.seed, wc.point)}/checkpoint.pt",

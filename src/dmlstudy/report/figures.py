@@ -418,7 +418,7 @@ def fig_sensitivity(
     (mean over seeds) with a band of ± one std; a tuned loss's selected point is ringed and
     the config's own (fixed) value is a dashed line.
     A numeric axis is logarithmic when its values span more than a factor of 10."""
-    from .. import sweeps
+    from ..params import format_value
     from .tuning import metric_label
 
     exps = [e for e in experiments if e in set(table["experiment"])]
@@ -470,7 +470,7 @@ def fig_sensitivity(
 
             ticks = sorted(set(xs_all))
             ax.xaxis.set_major_locator(FixedLocator(ticks))
-            ax.xaxis.set_major_formatter(FixedFormatter([sweeps.format_value(t) for t in ticks]))
+            ax.xaxis.set_major_formatter(FixedFormatter([format_value(t) for t in ticks]))
             ax.xaxis.set_minor_locator(NullLocator())
         key = " / ".join(sorted(keys))
         ax.set_xlabel(key)

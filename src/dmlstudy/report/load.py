@@ -1,7 +1,9 @@
 """The runs an aggregation rule names, loaded into data frames.
 
-Each run comes with its record ``{"experiment", "loss", "seed"}`` from the rule's
-``params.runs``, aligned with the input file list; nothing is parsed out of paths.
+Each run comes with its record ``{"experiment", "loss", "seed"}`` (and, for a run at a
+point of a sweep, its path segment ``point``) from the rule's ``params.runs``, aligned with
+the input file list; nothing is parsed out of paths, and a file that names another run is
+an error.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
+
+from ..params import VALIDATION, Point
 
 RUN_KEYS = ("experiment", "loss", "seed")
 
@@ -36,7 +40,8 @@ def load_metrics(
     """One row per run: its metrics.json, with ``experiment``, ``loss``, ``seed`` from its
     record (a metrics.json that names another run is an error: the lists are misaligned),
     in the experiments' order, plus ``label`` and ``preset`` from ``experiments``
-    (experiment → {label, preset, ...})."""
+    (experiment → {label, preset, ...}). A record's ``point`` (a path segment) must match
+    the point the run recorded; the row keeps the segment in ``run_point``."""
     rows = []
     for path, run in _aligned(list(paths), runs):
         with open(path) as fh:
@@ -47,6 +52,13 @@ def load_metrics(
                     f"{path}: {key} is {m[key]!r} but its run record says {run[key]!r}"
                 )
             m[key] = run[key]
+        if "point" in run:
+            recorded = Point.of(m.get("point") or {}).segment
+            if recorded != run["point"].removeprefix(VALIDATION):
+                raise ValueError(
+                    f"{path}: its point is {recorded!r} but its run record says {run['point']!r}"
+                )
+            m["run_point"] = run["point"]
         m["path"] = str(path)
         rows.append(m)
     df = _order(pd.DataFrame(rows), experiments)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import sweeps
 from ..io import write_json
+from ..params import Point, format_value
 from . import latex
 from .claims import C, Claim, T, test_claim, verdict
 from .latex import Block, interval, pm, signed
@@ -42,20 +42,17 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric)
 
 
-def load_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per metrics.json; identity (experiment, loss, seed, point) from its contents,
-    the point as its path segment in ``segment`` (without the validation prefix: a tuning
-    run says so in ``validation``)."""
-    rows = []
-    for path in paths:
-        with open(path) as fh:
-            m = json.load(fh)
-        point = m.get("point") or {}
-        m["segment"] = sweeps.Point(tuple(point.items())).segment
-        m["point_label"] = sweeps.Point(tuple(point.items())).label
-        m["path"] = str(path)
-        rows.append(m)
-    return pd.DataFrame(rows)
+def with_points(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs (``load.load_metrics``) with their point as a path segment in ``segment``
+    (without the validation prefix: a tuning run says so in ``validation``) and as a label
+    in ``point_label``."""
+    df = df.copy()
+    if "point" not in df:
+        df["point"] = [{} for _ in range(len(df))]
+    df["point"] = [p if isinstance(p, dict) else {} for p in df["point"]]
+    df["segment"] = [Point.of(p).segment for p in df["point"]]
+    df["point_label"] = [Point.of(p).label for p in df["point"]]
+    return df
 
 
 def run_metric(df: pd.DataFrame, setting: str) -> str:
@@ -100,7 +97,7 @@ def select_points(
         out["losses"][loss] = {
             "segment": best,
             "values": values,
-            "label": sweeps.Point(tuple(values.items())).label,
+            "label": Point.of(values).label,
             "validation_mean": summary[best]["mean"],
             "validation_std": summary[best]["std"],
             "n_seeds": summary[best]["n"],
@@ -276,8 +273,7 @@ def _fixed_label(sel: dict, loss: str, exp_info: Mapping) -> str:
     keys = list((sel["losses"].get(loss) or {}).get("values", {}))
     fixed = exp_info.get("fixed_values", {}).get(loss, {})
     return ", ".join(
-        f"{k.split('.')[-1]} = "
-        + ("default" if fixed[k] is None else sweeps.format_value(fixed[k]))
+        f"{k.split('.')[-1]} = " + ("default" if fixed[k] is None else format_value(fixed[k]))
         for k in keys
         if k in fixed
     )

@@ -147,12 +147,23 @@ def test_tuned_comparison_is_inconclusive_on_noise():
     assert set(table["verdict"]) == {"inconclusive"}
 
 
-def test_load_runs_reads_identity_from_the_files(tmp_path):
-    paths = []
+def test_runs_at_points_take_their_identity_from_the_rules_records(tmp_path):
+    from dmlstudy.report import load
+
+    paths, runs = [], []
     for i, point in enumerate([{}, {"loss.margin": 0.5}]):
         p = tmp_path / f"m{i}.json"
         p.write_text(json.dumps({"experiment": "e", "loss": "triplet", "seed": i, "point": point}))
         paths.append(p)
-    df = tuning.load_runs(paths)
+        seg = "loss.margin~0.5/" if point else ""
+        runs.append({"experiment": "e", "loss": "triplet", "seed": i, "point": seg})
+    df = tuning.with_points(load.load_metrics(paths, runs))
     assert list(df["segment"]) == ["", "loss.margin~0.5/"]
+    assert list(df["point_label"]) == ["", "margin = 0.5"]
     assert list(df["seed"]) == [0, 1]
+    # a tuning run's record carries the validation prefix; the file records the point alone
+    runs[1]["point"] = "split~validation/loss.margin~0.5/"
+    assert list(load.load_metrics(paths, runs)["run_point"])[1] == runs[1]["point"]
+    runs[1]["point"] = "loss.margin~2.0/"  # misaligned lists: an error, not a wrong table
+    with pytest.raises(ValueError, match="its point is 'loss.margin~0.5/' but its run record"):
+        load.load_metrics(paths, runs)

@@ -1,0 +1,222 @@
+"""What a job depends on: the per-job parameters of a validated config.
+
+Snakemake reruns a job when its ``params:`` change, so each rule gets exactly the part of
+the config its job depends on, built here and nowhere else:
+
+- :func:`resolve_experiment`: an experiment's global sections merged with its overrides;
+- :func:`training_params` / :func:`evaluation_params`: what a training / evaluation job of
+  one run depends on (a grid point's values applied, see below);
+- :func:`config_hash`: the stable hash that matches a checkpoint to its configuration.
+
+Which sections exist, and which jobs depend on them, is declared once, in :data:`SECTIONS`;
+``OVERRIDABLE``, ``TRAINING_SECTIONS``, ``TRAINING_KEYS`` and ``SWEEPABLE`` derive from it
+(and ``train.TrainSettings`` reads its fields out of the training sections).
+
+**Points.** A run may sit at a *point*: config values set at dotted keys (a grid point of
+``sweeps.grids``, see :mod:`dmlstudy.sweeps`). Its runs live under a path segment made from
+its values, following Snakemake's ``Paramspace`` convention::
+
+    results/runs/{experiment}/{loss}/loss.margin~0.5/seed0/        a grid point (train -> test)
+    results/runs/{experiment}/{loss}/split~validation/loss.margin~0.5/seed0/
+                                                                   the same point, tuning run
+    results/runs/{experiment}/{loss}/seed0/                        no point: the config's values
+
+The segment of the unswept run is empty, so a config without sweeps keeps every path it
+had; a point's value is in its path, so no value overwrites another.
+
+Importing this module imports neither torch nor pandas, nor another module of the package.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+#: The config sections an experiment may override, each with the stage whose jobs depend on
+#: it. A new section is one entry here plus its schema entries.
+SECTIONS = {"loss": "train", "sampling": "train", "training": "train", "evaluation": "evaluate"}
+OVERRIDABLE = tuple(SECTIONS)
+#: The sections a training job depends on.
+TRAINING_SECTIONS = tuple(s for s, stage in SECTIONS.items() if stage == "train")
+#: What a training job depends on besides the training sections: the run's data and model.
+RUN_KEYS = ("experiment", "dataset", "source", "model", "backbone", "model_options")
+TRAINING_KEYS = RUN_KEYS + TRAINING_SECTIONS
+#: Sections of a resolved experiment a point may set (what training depends on).
+SWEEPABLE = TRAINING_SECTIONS + ("model_options",)
+
+#: Between a key and its value in a path segment (Snakemake's Paramspace separator).
+SEP = "~"
+#: The first segment of a tuning run's point: trained without, scored on, the validation split.
+VALIDATION = f"split{SEP}validation/"
+#: Characters a value may have in a path.
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+#: Regex of the ``point`` wildcard: empty, or (optionally the validation segment and) one
+#: ``key~value/`` per swept key.
+POINT_REGEX = rf"(?:split{SEP}validation/)?(?:[A-Za-z0-9_.]+{SEP}[A-Za-z0-9_.+-]+/)*"
+
+
+# --------------------------------------------------------------------------- resolution
+def resolve_experiment(cfg: Mapping, name: str) -> dict:
+    """Everything a job of experiment ``name`` may depend on: its identity, data and model,
+    and every section of :data:`SECTIONS` (the global section with the experiment's
+    overrides merged in)."""
+    exp = cfg["experiments"][name]
+    out = {
+        "experiment": name,
+        "label": exp["label"],
+        "preset": exp["preset"],
+        "dataset": exp["dataset"],
+        "source": cfg["datasets"][exp["dataset"]]["source"],
+        "model": exp["model"],
+        "backbone": exp.get("backbone"),
+        "model_options": dict(exp.get("model_options") or {}),
+    }
+    for section in OVERRIDABLE:
+        merged = copy.deepcopy(cfg[section])
+        merged.update(exp.get(section) or {})
+        out[section] = merged
+    return out
+
+
+def training_params(cfg: Mapping, name: str, loss: str | None = None, segment: str = "") -> dict:
+    """What a training job of ``name`` depends on (:data:`TRAINING_KEYS`); evaluation
+    settings and labels excluded, so changing k of k-NN or a table label never retrains.
+
+    ``segment``: the run's point segment (``""`` = no point, and then the dict is exactly
+    what it was before sweeps existed). A point's values replace the config's, and the
+    point is recorded under ``point``; a tuning run also carries its ``validation`` split
+    (fraction, seed)."""
+    resolved = resolve_experiment(cfg, name)
+    out = {k: resolved[k] for k in TRAINING_KEYS}
+    if not segment:
+        return out
+    point, validation = parse_segment(cfg, name, loss, segment)
+    out = apply(out, point)
+    out["point"] = point.values
+    if validation:
+        sw = cfg["sweeps"]
+        out["validation"] = {"fraction": sw["validation_fraction"], "seed": sw["validation_seed"]}
+    return out
+
+
+def evaluation_params(cfg: Mapping, name: str, segment: str = "") -> dict:
+    """What an evaluation job of ``name`` depends on. A tuning run (its ``segment`` starts
+    with :data:`VALIDATION`) is scored on its validation split, held in the embeddings'
+    test split, whatever ``evaluation.split`` says."""
+    resolved = resolve_experiment(cfg, name)
+    out = {"experiment": name, "evaluation": resolved["evaluation"]}
+    if segment.startswith(VALIDATION):
+        out["evaluation"] = {**out["evaluation"], "split": "test"}
+        out["validation"] = True
+    return out
+
+
+def config_hash(obj) -> str:
+    """Stable short hash of a JSON-serialisable object (used to match checkpoints to configs)."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- points
+def format_value(value) -> str:
+    """A value as it appears in a path: ``0.5``, ``1.0``, ``1e-05``, ``true``, ``semihard``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point: ``(dotted key, value)`` pairs in the grid's key order."""
+
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, values: Mapping) -> Point:
+        """The point of a ``{dotted key: value}`` mapping (a run's recorded ``point``)."""
+        return cls(tuple(values.items()))
+
+    @property
+    def segment(self) -> str:
+        """Its path segment: ``loss.margin~0.5/`` (``""`` for the unswept point)."""
+        return "".join(f"{k}{SEP}{format_value(v)}/" for k, v in self.overrides)
+
+    @property
+    def values(self) -> dict:
+        return dict(self.overrides)
+
+    @property
+    def label(self) -> str:
+        """``margin = 0.5, lr = 0.001`` (the last part of each key)."""
+        return ", ".join(f"{k.split('.')[-1]} = {format_value(v)}" for k, v in self.overrides)
+
+
+def grid(cfg: Mapping, experiment: str, loss: str) -> list[Point]:
+    """The points of ``sweeps.grids.<experiment>.<loss>`` (empty when it has no grid): the
+    Cartesian product of the values, in the order written."""
+    spec = cfg["sweeps"]["grids"].get(experiment, {}).get(loss) or {}
+    if not spec:
+        return []
+    keys = list(spec)
+    return [
+        Point(tuple(zip(keys, combo, strict=True)))
+        for combo in itertools.product(*(spec[k] for k in keys))
+    ]
+
+
+def point_segments(cfg: Mapping, experiment: str, loss: str) -> dict[str, Point]:
+    """Every point segment a run of (experiment, loss) may have -> its Point: the unswept
+    point, the grid points and (tuned protocol) their validation runs."""
+    out = {"": Point()}
+    for p in grid(cfg, experiment, loss):
+        out[p.segment] = p
+        if cfg["sweeps"]["protocol"] == "tuned":
+            out[VALIDATION + p.segment] = p
+    return out
+
+
+def parse_segment(cfg: Mapping, experiment: str, loss: str, segment: str) -> tuple[Point, bool]:
+    """``(point, validation run?)`` of a run's point segment; a ``ValueError`` naming the
+    grid when the segment is none of this config's points."""
+    known = point_segments(cfg, experiment, loss)
+    if segment not in known:
+        raise ValueError(
+            f"run path segment {segment!r} of {experiment}/{loss} is not a grid point of "
+            f"this config (sweeps.grids.{experiment}.{loss}); known: "
+            + ", ".join(repr(s) for s in known)
+        )
+    return known[segment], segment.startswith(VALIDATION)
+
+
+def apply(resolved: Mapping, point: Point) -> dict:
+    """A copy of a resolved experiment (:func:`resolve_experiment` or
+    :func:`training_params`) with the point's values set at their dotted keys."""
+    out = copy.deepcopy(dict(resolved))
+    for key, value in point.overrides:
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def fixed_values(cfg: Mapping, experiment: str, loss: str) -> dict:
+    """The config's own value of each key swept for (experiment, loss): the fixed setting
+    a tuned one is compared with."""
+    resolved = training_params(cfg, experiment)
+    out = {}
+    for p in grid(cfg, experiment, loss)[:1]:
+        for key, _ in p.overrides:
+            node = resolved
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, Mapping) else None
+            out[key] = node
+    return out
