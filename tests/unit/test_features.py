@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
+from dmlstudy import backbones, features, h5io
 from dmlstudy import config as C
-from dmlstudy import features, h5io
 from dmlstudy.backbones import hf_vit
 from dmlstudy.device import resolve_device
 from dmlstudy.errors import BackboneUnavailableError, ConfigError, DataNotFoundError
@@ -408,3 +408,43 @@ runpy.run_path({str(script)!r}, init_globals={{"snakemake": smk}}, run_name="__m
     res = subprocess.run([sys.executable, "-c", bad], capture_output=True, text=True)
     assert res.returncode == 1
     assert "does not exist" in res.stderr and "does not exist" in log.read_text()
+
+
+# --------------------------------------------------------------------------- the registry
+class _MeanColour(backbones.base.Backbone):
+    """A toy backbone: each channel's mean pixel, in the preprocessed [-1, 1] range."""
+
+    feature_dim = 3
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+def test_a_registered_backbone_extracts_features(tmp_path, monkeypatch):
+    """A new backbone is one registry entry: the config accepts its kind, extraction loads it
+    through the entry's loader, and the file records what ran."""
+    spec = backbones.BackboneSpec(
+        "mean_colour",
+        "mean pixel per channel",
+        load=lambda s: (
+            _MeanColour({"model": "toy", "revision": None, "weights": None}),
+            {
+                "size": 8,
+                "mean": [0.5] * 3,
+                "std": [0.5] * 3,
+            },
+        ),
+    )
+    monkeypatch.setitem(backbones.BACKBONES, "mean_colour", spec)
+    data = tmp_path / "d.h5"
+    splits = _images_h5(data, hw=8)
+    attrs = features.extract_features(
+        data, tmp_path / "f.h5", _spec(kind="mean_colour"), "cpu", num_workers=0, progress=False
+    )
+    feats = h5io.read_split(tmp_path / "f.h5", "train")
+    expected = splits["train"]["x"].astype(np.float64).mean(axis=(1, 2, 3)) / 255 * 2 - 1
+    np.testing.assert_allclose(feats["x"][:, 0], expected, atol=1e-5)
+    assert attrs["backbone"] == "mean_colour" and attrs["feature_dim"] == 3
+    assert not backbones.get("mean_colour").is_paper_backbone({})
+    assert backbones.get("torchvision_vit_b_32").is_paper_backbone({})
+    assert backbones.get("hf_vit").is_paper_backbone({"model": "google/vit-base-patch32-224-in21k"})

@@ -1,4 +1,5 @@
-"""Sweeps (issue 15): grid points, their paths, the config checks and the selection rule."""
+"""Sweeps: the config checks of the sweeps section and the selection rule (points and their
+paths: tests/unit/test_params.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pytest
 from conftest import CONFIG_DIR, load_yaml
 
 from dmlstudy import config as C
-from dmlstudy import params as P
 from dmlstudy import sweeps
 from dmlstudy.errors import ConfigError
 
@@ -27,104 +27,6 @@ def problems_of(cfg) -> str:
     with pytest.raises(ConfigError) as info:
         C.validate(cfg)
     return str(info.value)
-
-
-# --------------------------------------------------------------------------- points
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (0.5, "0.5"),
-        (1.0, "1.0"),
-        (1e-05, "1e-05"),
-        (3, "3"),
-        (True, "true"),
-        ("semihard", "semihard"),
-    ],
-)
-def test_format_value(value, text):
-    assert P.format_value(value) == text
-
-
-def test_grid_is_the_product_in_the_order_written():
-    cfg = C.validate(
-        tuned(
-            contrastive={"loss.margin": [0.5, 1.0], "training.lr": [0.01, 0.001]},
-            triplet={"loss.margin": [0.5, 1.0], "training.lr": [0.01, 0.001]},
-        )
-    )
-    segs = [p.segment for p in P.grid(cfg, "synthetic_mlp", "triplet")]
-    assert segs == [
-        "loss.margin~0.5/training.lr~0.01/",
-        "loss.margin~0.5/training.lr~0.001/",
-        "loss.margin~1.0/training.lr~0.01/",
-        "loss.margin~1.0/training.lr~0.001/",
-    ]
-    assert P.grid(cfg, "synthetic_mlp", "nothing") == []
-    assert P.Point().segment == ""
-
-
-def test_point_regex_matches_every_segment_and_nothing_else():
-    import re
-
-    rx = re.compile(f"^{P.POINT_REGEX}$")
-    for seg in ("", "loss.margin~0.5/", "split~validation/loss.margin~1e-05/training.lr~0.1/"):
-        assert rx.match(seg), seg
-    for seg in ("seed0/", "loss.margin~0.5", "split~validation/", "a~b/c/"):
-        assert not rx.match(seg) or seg == "split~validation/", seg
-
-
-def test_parse_segment_knows_the_grid_and_its_validation_runs():
-    cfg = C.validate(tuned())
-    point, val = P.parse_segment(cfg, "synthetic_mlp", "triplet", "loss.margin~0.5/")
-    assert point.values == {"loss.margin": 0.5} and not val
-    point, val = P.parse_segment(
-        cfg, "synthetic_mlp", "triplet", "split~validation/loss.margin~1.0/"
-    )
-    assert point.values == {"loss.margin": 1.0} and val
-    assert P.parse_segment(cfg, "synthetic_mlp", "triplet", "") == (P.Point(), False)
-    with pytest.raises(ValueError, match="not a grid point.*sweeps.grids.synthetic_mlp.triplet"):
-        P.parse_segment(cfg, "synthetic_mlp", "triplet", "loss.margin~3.0/")
-
-
-def test_apply_sets_nested_keys_and_leaves_the_input_alone():
-    resolved = {"loss": {"margin": 1.0, "pml_options": {}}, "training": {"lr": 0.1}}
-    point = P.Point((("loss.margin", 0.5), ("loss.pml_options.margin_loss.beta", 1.5)))
-    out = P.apply(resolved, point)
-    assert out["loss"]["margin"] == 0.5
-    assert out["loss"]["pml_options"] == {"margin_loss": {"beta": 1.5}}
-    assert resolved == {"loss": {"margin": 1.0, "pml_options": {}}, "training": {"lr": 0.1}}
-
-
-# --------------------------------------------------------------------------- params
-def test_training_params_without_a_point_are_what_they_always_were():
-    cfg = C.validate(tuned())
-    plain = P.training_params(cfg, "synthetic_mlp")
-    assert P.training_params(cfg, "synthetic_mlp", "triplet", "") == plain
-    assert "point" not in plain and "validation" not in plain
-    assert P.evaluation_params(cfg, "synthetic_mlp", "") == P.evaluation_params(
-        cfg, "synthetic_mlp"
-    )
-
-
-def test_training_params_of_a_point_and_of_its_validation_run():
-    cfg = C.validate(tuned())
-    plain = P.training_params(cfg, "synthetic_mlp")
-    p = P.training_params(cfg, "synthetic_mlp", "triplet", "loss.margin~0.5/")
-    assert p["loss"]["margin"] == 0.5 and p["point"] == {"loss.margin": 0.5}
-    assert {k: v for k, v in p.items() if k not in ("loss", "point")} == {
-        k: v for k, v in plain.items() if k != "loss"
-    }
-    v = P.training_params(cfg, "synthetic_mlp", "triplet", "split~validation/loss.margin~0.5/")
-    assert v["validation"] == {"fraction": 0.2, "seed": 0}
-    assert {k: x for k, x in v.items() if k != "validation"} == p
-    cfg["evaluation"]["split"] = "all"
-    ev = P.evaluation_params(cfg, "synthetic_mlp", "split~validation/loss.margin~0.5/")
-    assert ev["evaluation"]["split"] == "test" and ev["validation"] is True
-
-
-def test_fixed_values_are_the_configs_own():
-    cfg = C.validate(tuned())
-    assert P.fixed_values(cfg, "synthetic_mlp", "triplet") == {"loss.margin": 1.0}
 
 
 # --------------------------------------------------------------------------- config checks

@@ -1,6 +1,6 @@
-"""The reporting package imports without torch, without cycles, in modules of a readable size."""
+"""The reporting package imports without torch and never reads a data source (cycles and
+module sizes: tests/unit/test_package.py)."""
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -21,29 +21,11 @@ def test_no_module_imports_torch():
     assert out.stdout.strip() == "False"
 
 
-def _imports(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found.add(node.module.split(".")[0] if node.module else "")
-    return found & set(MODULES)
-
-
-def test_no_import_cycle():
-    graph = {m: _imports(m) for m in MODULES}
-
-    def visit(m, path):
-        assert m not in path, " -> ".join([*path, m])
-        for n in graph[m]:
-            visit(n, [*path, m])
+def test_report_never_imports_the_sources():
+    """Tables and figures know a dataset only by what the rule passes them."""
+    from package_graph import imports_of
 
     for m in MODULES:
-        visit(m, [])
-
-
-def test_modules_stay_small_and_import_no_sources():
-    for m in MODULES:
-        text = (PACKAGE / f"{m}.py").read_text()
-        assert len(text.splitlines()) <= 500, m
-        assert "sources" not in {n for n in _imports(m)} and "from ..sources" not in text
+        assert not {
+            i for i in imports_of(f"dmlstudy.report.{m}") if i.startswith("dmlstudy.sources")
+        }, m
