@@ -5,12 +5,14 @@ It needs no torch: a job on saved embeddings starts in well under a second."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from . import geometry, h5io
 from .io import write_json
-from .metrics import loss_decay_epoch, variance_statistics
+from .metrics import intra_collapse_epoch, loss_decay_epoch, variance_statistics
 from .splits import OUTLIER
 
 
@@ -31,6 +33,7 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
     run = h5io.read_attrs(embeddings_path)
     stats = variance_statistics(z, y, include_outliers=ev["include_outliers"])
     decay = loss_decay_epoch(hist["loss"].to_numpy())
+    collapse = intra_collapse_epoch(hist["intra_class_distance"].to_numpy())
     trained = hist[hist["epoch"] > 0]
     metrics = {
         "experiment": resolved["experiment"],
@@ -49,7 +52,13 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
         "loss_decay_epoch": decay,
         "loss_decay_reached": decay is not None,
         "epochs": int(hist["epoch"].max()),
+        "intra_collapse_epoch": collapse,
+        "intra_collapse_reached": collapse is not None,
         "mean_active_ratio": float(trained["active_ratio"].mean()),
+        **{
+            f"mean_{col}": float(trained[col].mean()) if col in trained else math.nan
+            for col in ("active_ratio_positive", "active_ratio_negative")
+        },
         "mean_grad_norm": float(trained["grad_norm"].mean()),
         "final_active_ratio": float(trained["active_ratio"].iloc[-1]),
         "final_grad_norm": float(trained["grad_norm"].iloc[-1]),

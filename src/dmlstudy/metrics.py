@@ -124,12 +124,29 @@ def mean_class_distances(z, y) -> tuple[float, float]:
     return ClassDistances(y)(z)
 
 
-def loss_decay_epoch(losses, fraction: float = 0.1) -> int | None:
-    """``min {e : L(e) <= fraction * L(0)}`` (§2.2); ``None`` when never reached.
-
-    ``losses[0]`` must be the loss before any update."""
-    losses = np.asarray(losses, dtype=np.float64)
-    if losses.size == 0:
+def first_epoch_below(values, fraction: float) -> int | None:
+    """``min {e >= 1 : v(e) <= fraction * v(0)}``; ``None`` when never reached (the event is
+    censored at the last epoch). ``values[0]`` must be the value before any update."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
         return None
-    hit = np.nonzero(losses[1:] <= fraction * losses[0])[0]
+    hit = np.nonzero(values[1:] <= fraction * values[0])[0]
     return int(hit[0] + 1) if hit.size else None
+
+
+def loss_decay_epoch(losses, fraction: float = 0.1) -> int | None:
+    """The loss-decay epoch of §2.2, ``min {e : L(e) <= 0.1 L(0)}``; ``None`` when never
+    reached. ``losses[0]`` must be the loss before any update."""
+    return first_epoch_below(losses, fraction)
+
+
+#: Fig. 3's claim, tested: the intra-class distance has "collapsed" once it is at most this
+#: fraction of its value before any update.
+INTRA_COLLAPSE_FRACTION = 0.5
+
+
+def intra_collapse_epoch(intra_distances, fraction: float = INTRA_COLLAPSE_FRACTION) -> int | None:
+    """The first epoch at which the mean intra-class distance falls to ``fraction`` of its
+    value before training (Fig. 3's "sharper and earlier collapse", as an event time);
+    ``None`` when never reached."""
+    return first_epoch_below(intra_distances, fraction)

@@ -5,7 +5,11 @@ features) and labels. Every epoch it draws fresh pairs/triplets (``sampling``), 
 forward pass over anchors and partners together, and records per epoch:
 
 - ``loss``: mean per-pair/per-triplet loss over the epoch (independent of the reduction);
-- ``active_ratio``: fraction of pairs/triplets with non-zero loss;
+- ``active_ratio``: fraction of pairs/triplets with non-zero loss; for a loss on pairs also
+  ``active_ratio_positive`` and ``active_ratio_negative``, the same fraction among the
+  positive and among the negative pairs (a positive pair of Eq. 1 has a non-zero loss
+  unless its two embeddings coincide, so the overall ratio of contrastive is at least about
+  ``sampling.positive_fraction`` by construction; the negatives are what it measures);
 - ``grad_norm``: total L2 norm of all parameter gradients before each step, averaged
   over the epoch's batches;
 - ``intra_class_distance`` / ``inter_class_distance``: on the embeddings of the diagnostic
@@ -53,6 +57,8 @@ HISTORY_COLUMNS = [
     "epoch",
     "loss",
     "active_ratio",
+    "active_ratio_positive",
+    "active_ratio_negative",
     "grad_norm",
     "intra_class_distance",
     "inter_class_distance",
@@ -230,6 +236,7 @@ class _Epoch:
     def __init__(self, loop: _Loop, epoch: int):
         self.loop, self.epoch = loop, epoch
         self.items: list[torch.Tensor] = []
+        self.positive: list[torch.Tensor] = []  # pairs: which items are positive pairs
         self.gnorms: list[list[torch.Tensor]] = []
         self.last_batch = -1
 
@@ -239,7 +246,8 @@ class _Epoch:
         for b, batch in enumerate(batches):
             self.last_batch = b
             z = lp.model(lp.x.index_select(0, batch.members))
-            per_item = lp.loss_fn(*batch.args(z))
+            args = batch.args(z)
+            per_item = lp.loss_fn(*args)
             if per_item.numel() == 0:  # a miner found nothing to learn from in this batch
                 continue
             value = losses.reduce(per_item, s.loss_options["reduction"])
@@ -255,6 +263,8 @@ class _Epoch:
             if self.epoch > 0:  # epoch 0 measures the untrained model: no update
                 lp.step(self.epoch, b)
             self.items.append(per_item.detach())
+            if lp.loss.partners == "pairs":
+                self.positive.append(args[2])
         lp.opt.zero_grad(set_to_none=True)
         if not self.items:
             raise DmlStudyError(
@@ -275,10 +285,19 @@ class _Epoch:
                 f"input data."
             )
         intra, inter = lp.class_distances(z)
+        active = all_items.gt(0)
+        by_kind = {"positive": math.nan, "negative": math.nan}
+        if self.positive:
+            pos = torch.cat(self.positive)
+            for kind, mask in (("positive", pos), ("negative", ~pos)):
+                n = int(mask.sum())
+                by_kind[kind] = int((active & mask).sum()) / n if n else math.nan
         return {
             "epoch": self.epoch,
             "loss": float(all_items.double().sum()) / max(n_items, 1),
-            "active_ratio": int(all_items.gt(0).sum()) / max(n_items, 1),
+            "active_ratio": int(active.sum()) / max(n_items, 1),
+            "active_ratio_positive": by_kind["positive"],
+            "active_ratio_negative": by_kind["negative"],
             "grad_norm": float(total_grad_norms(self.gnorms).mean()) if self.gnorms else math.nan,
             "intra_class_distance": intra,
             "inter_class_distance": inter,

@@ -68,6 +68,14 @@ def test_loss_decay_epoch():
     assert loss_decay_epoch([]) is None
 
 
+def test_intra_collapse_epoch_is_the_first_epoch_at_half_the_start():
+    from dmlstudy.metrics import intra_collapse_epoch
+
+    assert intra_collapse_epoch([0.8, 0.6, 0.41, 0.4, 0.1]) == 3  # 0.4 <= 0.5 * 0.8
+    assert intra_collapse_epoch([0.8, 0.7, 0.6]) is None  # censored: not within 2 epochs
+    assert intra_collapse_epoch([0.8, 0.9, 0.3], fraction=0.25) is None
+
+
 def test_needs_two_classes():
     with pytest.raises(ValueError, match="two classes"):
         variance_statistics(np.zeros((3, 2)), np.array([0, 0, -1]))

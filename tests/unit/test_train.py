@@ -40,6 +40,26 @@ def test_history_rows_and_row_zero_makes_no_update(loss):
     assert h["n_items"].iloc[0] == (120 if loss == "contrastive" else 120)
 
 
+def test_active_ratio_by_pair_kind_recombines_to_the_overall_ratio():
+    """Contrastive's positive pairs are always active (Eq. 1: ||f(x) - f(y)||^2 > 0 unless
+    the embeddings coincide), so its overall ratio is at least the positive share; the
+    negatives carry the measurement. Triplets have no kinds."""
+    x, y = _blobs()
+    torch.manual_seed(0)
+    s = TrainSettings.defaults(loss="contrastive", epochs=3, batch_size=16)
+    h = train(MLP(in_dim=8), x, y, s)
+    assert (h["active_ratio_positive"] == 1.0).all()
+    assert (h["active_ratio_negative"] < 1.0).any()
+    # the overall ratio is the pair-weighted mix of the two; the positive share is ~0.5
+    share = (h["active_ratio"] - h["active_ratio_negative"]) / (
+        h["active_ratio_positive"] - h["active_ratio_negative"]
+    )
+    assert share.between(0.35, 0.65).all()
+    assert (h["active_ratio"] >= share * h["active_ratio_positive"] - 1e-12).all()
+    t = train(MLP(in_dim=8), x, y, TrainSettings.defaults(loss="triplet", epochs=1))
+    assert t["active_ratio_positive"].isna().all() and t["active_ratio_negative"].isna().all()
+
+
 @pytest.mark.parametrize("impl", sorted(ADAM_IMPLEMENTATIONS))
 def test_adam_implementations_agree(impl):
     x, y = _blobs(96)
