@@ -17,7 +17,7 @@ LOSSES = ("contrastive", "triplet")
 LOSS_LABELS = {"contrastive": "Contrastive", "triplet": "Triplet"}
 SEEDS = (0, 1, 2)
 PAPER = paper_settings()
-STATISTICS = {"correction": "holm", "alpha": 0.05}
+STATISTICS = {"correction": "holm", "exploratory_correction": "bh", "alpha": 0.05}
 
 
 def make_metrics(exp, loss, seed, rng, shift=None, **overrides):
@@ -35,11 +35,19 @@ def make_metrics(exp, loss, seed, rng, shift=None, **overrides):
         "inter_var": 0.05 + rng.normal(0, 0.001),
         "inter_dist_mean": 0.9 + rng.normal(0, 0.01),
         "inter_dist_std": 0.2 + rng.normal(0, 0.01),
-        "per_class_intra_variance": {str(c): 0.1 + up + 0.01 * c for c in range(4)},
+        "per_class_intra_variance": {
+            str(c): 0.1 + up + 0.01 * c + rng.normal(0, 0.002) for c in range(4)
+        },
         "loss_decay_epoch": 5 + seed,
         "loss_decay_reached": True,
         "epochs": 10,
         "mean_active_ratio": 0.5 + rng.normal(0, 0.01),
+        "mean_active_ratio_positive": 1.0 if loss == "contrastive" else float("nan"),
+        "mean_active_ratio_negative": 0.2 + rng.normal(0, 0.01)
+        if loss == "contrastive"
+        else float("nan"),
+        "intra_collapse_epoch": 3 + seed,
+        "intra_collapse_reached": True,
         "mean_grad_norm": 0.2 + up + rng.normal(0, 0.01),
         "knn_k": 5,
         "knn_accuracy": 0.8 + up / 10 + rng.normal(0, 0.005),
@@ -97,3 +105,18 @@ def info(source, model, paper_dataset, **kw):
     }  # fmt: skip
     base.update(kw)
     return base
+
+
+def context(df, experiments=None, loss_labels=LOSS_LABELS, statistics=STATISTICS):
+    """What a table job gets: the loss labels and every comparison of the runs."""
+    from dmlstudy.report.comparisons import compare_runs
+    from dmlstudy.report.tables import Context
+
+    experiments = experiments or {
+        e: {**v, "paper_dataset": PAPER_DATASET.get(e)} for e, v in EXPS.items()
+    }
+    return Context(loss_labels, compare_runs(df, experiments, loss_labels, statistics))
+
+
+#: the paper's dataset each fixture experiment stands for
+PAPER_DATASET = {"synthetic_mlp": "synthetic", "mnist_cnn": "mnist"}

@@ -7,49 +7,58 @@
 # report lists its categories alphabetically: "Claims" comes first, as it should.
 
 
-rule make_tables:
+rule compare_losses:
     input:
         metrics=runs_files("metrics.json"),
     output:
-        table1_csv=report(
-            "results/tables/table1_variance.csv",
-            caption="../report/table1.rst",
-            category="Tables",
-            labels={"table": "Table 1", "content": "intra- and inter-class variance"},
+        comparisons="results/tables/comparisons.csv",
+        claims_csv="results/tables/claims.csv",
+        claims_tex="results/tables/claims.tex",
+        claims_html=report(
+            "results/tables/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"table": "Claims", "content": "verdicts, effects, corrected p"},
         ),
-        table1_tex="results/tables/table1_variance.tex",
-        table2_csv=report(
-            "results/tables/table2_greediness.csv",
-            caption="../report/table2.rst",
-            category="Tables",
-            labels={"table": "Table 2", "content": "greediness"},
-        ),
-        table2_tex="results/tables/table2_greediness.tex",
-        table3_csv=report(
-            "results/tables/table3_classification.csv",
-            caption="../report/table3.rst",
-            category="Tables",
-            labels={"table": "Table 3", "content": "classification accuracy"},
-        ),
-        table3_tex="results/tables/table3_classification.tex",
-        table4_csv=report(
-            "results/tables/table4_retrieval.csv",
-            caption="../report/table4.rst",
-            category="Tables",
-            labels={"table": "Table 4", "content": "retrieval recall@k, MAP@R"},
-        ),
-        table4_tex="results/tables/table4_retrieval.tex",
-        table5_csv=report(
-            "results/tables/table5_geometry.csv",
-            caption="../report/table5.rst",
-            category="Tables",
-            labels={"table": "Table 5", "content": "embedding geometry"},
-        ),
-        table5_tex="results/tables/table5_geometry.tex",
+        summary="results/tables/claims_summary.html",
     log:
-        "results/logs/aggregate/tables.log",
+        "results/logs/aggregate/compare_losses.log",
     benchmark:
-        "results/benchmarks/aggregate/make_tables.tsv"
+        "results/benchmarks/aggregate/compare_losses.tsv"
+    conda:
+        "../../envs/environment.yaml"
+    resources:
+        **rule_resources("aggregate"),
+    params:
+        runs=RUNS,
+        experiments=experiment_info(),
+        loss_labels=loss_labels(),
+        paper_settings=paper_settings(),
+        statistics=config["statistics"],
+    script:
+        "../scripts/compare_losses.py"
+
+
+rule make_table:
+    input:
+        metrics=runs_files("metrics.json"),
+        comparisons="results/tables/comparisons.csv",
+    output:
+        csv="results/tables/{table}.csv",
+        tex="results/tables/{table}.tex",
+        html=report(
+            "results/tables/{table}.html",
+            caption="../report/table.rst",
+            category="Tables",
+            labels=lambda wc: {
+                "table": dmlcatalog.TABLES[wc.table].title,
+                "content": dmlcatalog.TABLES[wc.table].content,
+            },
+        ),
+    log:
+        "results/logs/aggregate/{table}.log",
+    benchmark:
+        "results/benchmarks/aggregate/{table}.tsv"
     conda:
         "../../envs/environment.yaml"
     resources:
@@ -58,32 +67,26 @@ rule make_tables:
         runs=RUNS,
         experiments=experiment_labels(),
         loss_labels=loss_labels(),
+        caption=lambda wc: dmlcatalog.TABLES[wc.table].caption,
     script:
-        "../scripts/make_tables.py"
+        "../scripts/make_table.py"
 
 
 rule compare_with_paper:
     input:
         metrics=runs_files("metrics.json"),
+        comparisons="results/tables/comparisons.csv",
+        claims="results/tables/claims.csv",
         reference=PAPER_REFERENCE,
     output:
-        claims_csv=report(
-            "results/tables/claims.csv",
-            caption="../report/claims.rst",
-            category="Claims",
-            labels={
-                "table": "Claims",
-                "content": "verdicts, effect sizes, corrected p",
-            },
-        ),
-        claims_tex="results/tables/claims.tex",
-        csv=report(
-            "results/tables/paper_comparison.csv",
+        csv="results/tables/paper_comparison.csv",
+        tex="results/tables/paper_comparison.tex",
+        html=report(
+            "results/tables/paper_comparison.html",
             caption="../report/paper_comparison.rst",
             category="Comparison with the paper",
-            labels={"table": "Paper vs ours", "content": "numbers and claims"},
+            labels={"table": "Paper vs ours", "content": "numbers and reasons"},
         ),
-        tex="results/tables/paper_comparison.tex",
     log:
         "results/logs/aggregate/paper_comparison.log",
     benchmark:
@@ -97,7 +100,6 @@ rule compare_with_paper:
         experiments=experiment_info(),
         loss_labels=loss_labels(),
         paper_settings=paper_settings(),
-        statistics=config["statistics"],
     script:
         "../scripts/make_comparison.py"
 
@@ -188,6 +190,7 @@ rule collect_runtime:
             category="Runtime",
             labels={"table": "Runtime", "content": "time and memory per job"},
         ),
+        totals="results/tables/runtime_totals.csv",
     log:
         "results/logs/aggregate/runtime.log",
     benchmark:

@@ -17,26 +17,33 @@ PAPER_REFERENCE = str(
 )
 
 
-TABLES = expand(
-    "results/tables/{table}.{ext}",
-    table=[
-        "table1_variance",
-        "table2_greediness",
-        "table3_classification",
-        "table4_retrieval",
-        "table5_geometry",
-        "paper_comparison",
-        "claims",
-    ],
-    ext=["csv", "tex"],
-) + ["results/tables/runtime.csv"]
+# Every table of the catalogue (dmlstudy.catalog.TABLES) as CSV, LaTeX and HTML; the
+# comparisons, the claims and the comparison with the paper; the runtime table.
+TABLE_NAMES = list(dmlcatalog.TABLES)
+TABLES = (
+    expand(
+        "results/tables/{table}.{ext}", table=TABLE_NAMES, ext=["csv", "tex", "html"]
+    )
+    + expand(
+        "results/tables/{table}.{ext}",
+        table=["claims", "paper_comparison"],
+        ext=["csv", "tex", "html"],
+    )
+    + [
+        "results/tables/comparisons.csv",
+        "results/tables/claims_summary.html",
+        "results/tables/runtime.csv",
+        "results/tables/runtime_totals.csv",
+    ]
+)
 FIGURES = expand(
     "results/figures/{figure}.{ext}",
     figure=["fig1_intra_class_variance", "fig2_pca", "fig3_greediness", "fig_spectrum"],
     ext=["pdf", "png"],
 )
 AGGREGATE_RULES = {
-    "make_tables",
+    "compare_losses",
+    "make_table",
     "compare_with_paper",
     "make_figures",
     "make_pca_figure",

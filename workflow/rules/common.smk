@@ -24,6 +24,7 @@ if os.path.isdir(SRC):
         PYTHONPATH=os.pathsep.join([SRC] + [p for p in _pythonpath if p != SRC])
     )
 
+from dmlstudy import catalog as dmlcatalog
 from dmlstudy import config as dmlconfig
 from dmlstudy import params as dmlparams
 from dmlstudy import sweeps as dmlsweeps
@@ -114,6 +115,7 @@ wildcard_constraints:
     point=dmlparams.POINT_REGEX,
     dataset=_alternatives(config["datasets"]),
     backbone=_alternatives(config["backbones"]),
+    table=_alternatives(dmlcatalog.TABLES),
 
 
 # ---------------------------------------------------------------- input functions

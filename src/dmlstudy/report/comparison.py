@@ -26,11 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import backbones
-from . import latex
-from .latex import Block, fmt, fmt_p, pm
+from .. import backbones, catalog
+from .comparisons import PER_CLASS, lookup
+from .doc import Doc, Group, Panel
+from .latex import fmt, fmt_p, isnan, pm
 from .stats import mean_std
-from .tables import class_ttest, runs_of
+from .tables import event_cell, runs_of
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 REFERENCE_PATH = DATA / "paper_reference.csv"
@@ -140,16 +141,23 @@ def paper_text(value, relation: str = "=") -> str:
 
 
 # --------------------------------------------------------------------------- our numbers
-def our_value(df: pd.DataFrame, exp: str, metric: str, loss: str) -> dict:
+def our_value(df: pd.DataFrame, exp: str, metric: str, loss: str, comparisons=None) -> dict:
     """Our number for one of the paper's: mean, std, seeds and a display text. ``loss``
-    ``b/a`` names a comparison of two losses (a ratio of means, or a test of b vs a)."""
+    ``b/a`` names a comparison of two losses: a ratio of means, or (``intra_ttest_p``) the
+    paper's Table 1 test, whose p is the one ``comparisons`` holds."""
     nan = {"mean": math.nan, "std": math.nan, "n": 0}
     if "/" in loss:
         num, den = loss.split("/")
         if metric == "intra_ttest_p":
-            res = class_ttest(df, exp, den, num)
-            n = min(len(runs_of(df, exp, num)), len(runs_of(df, exp, den)))
-            return {"mean": res["p"], "std": math.nan, "n": n, "text": _p_text(res["p"])}
+            row = lookup(comparisons, exp, PER_CLASS, den, num)
+            if row is None:
+                return {**nan, "text": "n/a"}
+            return {
+                "mean": row["p_corrected"],
+                "std": math.nan,
+                "n": int(row["n"]),
+                "text": _p_text(row["p_corrected"]),
+            }
         base = metric.removesuffix("_ratio")
         a, _, na = mean_std(runs_of(df, exp, num).get(base, pd.Series(dtype=float)))
         b, _, nb = mean_std(runs_of(df, exp, den).get(base, pd.Series(dtype=float)))
@@ -160,8 +168,11 @@ def our_value(df: pd.DataFrame, exp: str, metric: str, loss: str) -> dict:
         return {**nan, "text": "not run"}
     if metric not in runs:
         return {**nan, "n": len(runs), "text": "not computed"}
-    if metric == "loss_decay_epoch":
-        return _decay_value(runs)
+    if catalog.get(metric).event if metric in catalog.METRICS else False:
+        bound, m, s, k = event_cell(runs, metric)
+        if bound:
+            return {"mean": math.nan, "std": math.nan, "n": k, "text": bound}
+        return {"mean": m, "std": s, "n": k, "text": pm(m, s, k)}
     m, s, n = mean_std(runs[metric])
     if n == 0:
         return {**nan, "n": len(runs), "text": "not computed"}
@@ -170,29 +181,39 @@ def our_value(df: pd.DataFrame, exp: str, metric: str, loss: str) -> dict:
 
 def _p_text(p: float) -> str:
     text = fmt_p(p)
-    return text if text in ("n/a",) or text.startswith("<") else f"= {text}"
+    return text if text == "n/a" or text.startswith("<") else f"= {text}"
 
 
-def _decay_value(runs: pd.DataFrame) -> dict:
-    m, s, k = mean_std(runs["loss_decay_epoch"])
-    n = len(runs)
-    epochs = int(runs["epochs"].max()) if "epochs" in runs else None
-    if k == 0:
-        return {
-            **{"mean": math.nan, "std": math.nan, "n": 0},
-            "text": f"not reached in {epochs} epochs",
-        }
-    text = pm(m, s, k) if k > 1 else f"{m:.1f}"
-    if k < n:
-        text += f" ({k}/{n} seeds reached it)"
-    return {"mean": m, "std": s, "n": k, "text": text}
+def agreement(paper: float, relation: str, mean: float, std: float) -> str:
+    """Whether our mean agrees with the paper's number: within two stds of ours or 5% of
+    the paper's (``agrees``), or on the stated side of a bound (``<`` / ``>``)."""
+    if isnan(mean) or isnan(paper):
+        return "n/a"
+    if relation == "<":
+        return "agrees" if mean < paper else "differs"
+    if relation == ">":
+        return "agrees" if mean > paper else "differs"
+    tol = max(2 * (0.0 if isnan(std) else std), 0.05 * abs(paper))
+    return "agrees" if abs(mean - paper) <= tol else "differs"
+
+
+def nearest_experiment(experiments: dict, ran: set, dataset: str, model: str) -> str | None:
+    """Of the experiments that ran, the one nearest to a (dataset, model) of the paper:
+    the same model, else the same dataset."""
+    for test in (lambda i: i.get("model") == model, lambda i: i.get("paper_dataset") == dataset):
+        hit = [e for e, info in experiments.items() if e in ran and test(info)]
+        if hit:
+            return hit[0]
+    return None
 
 
 def compare_numbers(
-    df: pd.DataFrame, experiments: dict, ref: pd.DataFrame, paper: Mapping
+    df: pd.DataFrame, experiments: dict, ref: pd.DataFrame, paper: Mapping, comparisons=None
 ) -> pd.DataFrame:
-    """One row per (paper number, matching experiment of ours); a paper number with no
-    matching experiment gets one row saying so."""
+    """One row per (paper number, matching experiment of ours), with whether ours agrees and,
+    where it does not, why (our setup's differences from the paper's, and what is known of
+    how the paper's number was made); a paper number with no matching experiment gets one
+    row saying so and naming the nearest experiment that ran."""
     ran = set(df["experiment"]) if len(df) else set()
     rows = []
     for _, r in ref.iterrows():
@@ -217,21 +238,36 @@ def compare_numbers(
             "paper_relation": r["relation"],
             "paper": paper_text(r.get("value_text", r["value"]), r["relation"]),
             "note": r["note"],
+            "provenance": r.get("provenance", ""),
         }
         if not matches:
+            near = nearest_experiment(experiments, ran, wanted[0], r["model"])
             rows.append(
                 {
                     **base,
                     "experiment": "",
                     "ours": "not run",
-                    "setup_differences": f"no experiment on {base['paper_dataset']} with model "
-                    f"{base['paper_model']} in this config",
+                    "agreement": "not run",
+                    "why": "no experiment on "
+                    + f"{base['paper_dataset']} with model {base['paper_model']} in this config"
+                    + (
+                        f"; nearest that ran: {experiments[near].get('label', near)}"
+                        if near
+                        else ""
+                    ),
                 }
             )
             continue
         for exp in matches:
-            v = our_value(df, exp, r["metric"], r["loss"])
+            v = our_value(df, exp, r["metric"], r["loss"], comparisons)
             data = df[df["experiment"] == exp]
+            diffs = setup_differences(experiments[exp], paper)
+            agree = agreement(float(r["value"]), r["relation"], v["mean"], v["std"])
+            why = (["our setup differs from the paper's (its line below)"] if diffs else []) + (
+                [base["provenance"]] if base["provenance"] else []
+            )
+            if not why:
+                why = ["no recorded difference in setup explains it"]
             rows.append(
                 {
                     **base,
@@ -244,18 +280,20 @@ def compare_numbers(
                     "our_std": v["std"],
                     "n_seeds": v["n"],
                     "ours": v["text"],
-                    "setup_differences": "; ".join(setup_differences(experiments[exp], paper)),
+                    "agreement": agree,
+                    "why": "; ".join(why) if agree == "differs" else "",
+                    "setup_differences": "; ".join(diffs),
                 }
             )
     return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- output
-#: The columns of a number row, in order; the claims' columns follow (claims.CLAIMS_COLUMNS).
+#: The columns of a number row, in order; the claims' columns follow (claims.COLUMNS).
 COLUMNS = [
     "kind", "table", "source", "paper_dataset", "paper_model", "experiment", "label", "our_data",
     "metric", "metric_label", "loss", "paper_value", "paper_relation", "paper", "our_mean",
-    "our_std", "n_seeds", "ours", "setup_differences", "note",
+    "our_std", "n_seeds", "ours", "agreement", "why", "setup_differences", "note", "provenance",
 ]  # fmt: skip
 
 TABLE_TITLES = {
@@ -264,7 +302,6 @@ TABLE_TITLES = {
     3: "Table 3 (classification)",
     4: "Table 4 (retrieval)",
 }
-PAPER_LABEL = "Paper"
 
 
 def paper_comparison(
@@ -274,86 +311,85 @@ def paper_comparison(
     paper: Mapping,
     claims: pd.DataFrame | None = None,
     ref: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, str]:
+    comparisons: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, list[Doc]]:
     """The comparison CSV (the paper's numbers beside ours, then the ``claims`` rows if
-    given; a ``kind`` column tells which) and its LaTeX: one table per paper table, with
-    the setup notes of each experiment (the claims have their own table)."""
+    given; a ``kind`` column tells which) and its documents, one per paper table."""
     ref = load_reference() if ref is None else ref
-    numbers = compare_numbers(df, experiments, ref, paper)
+    numbers = compare_numbers(df, experiments, ref, paper, comparisons)
+    if claims is not None and len(claims):
+        claims = claims.assign(kind="claim")
     out = pd.concat([numbers, claims], ignore_index=True) if claims is not None else numbers
-    for col in ("table", "n_seeds", "n_contrastive", "n_triplet", "seeds_for_80_power"):
+    for col in ("table", "n_seeds", "n", "seeds_needed"):
         if col in out:
             out[col] = out[col].astype("Int64")
     out = out.reindex(columns=COLUMNS + [c for c in out.columns if c not in COLUMNS])
-    return out, numbers_tex(numbers, experiments, loss_labels, paper)
+    return out, numbers_docs(numbers, experiments, loss_labels)
 
 
-def experiment_marks(used: list[str]) -> dict[str, str]:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    return {e: letters[i % 26] + ("" if i < 26 else str(i // 26)) for i, e in enumerate(used)}
+def _marks(texts: list[str]) -> dict[str, str]:
+    return {t: "abcdefghijklmnopqrstuvwxyz"[i % 26] for i, t in enumerate(dict.fromkeys(texts))}
 
 
-def setup_note(exp: str, info: dict, data: str, mark: str, paper: Mapping) -> str:
-    diffs = setup_differences(info, paper)
-    label = info.get("label", exp)
-    where = data if label in data else f"{label}, {data}" if data else label
-    head = f"[{mark}] {exp} ({where})" if mark else f"{exp} ({where})"
-    return f"{head}: " + (
-        "differs from the paper: " + "; ".join(diffs) + "." if diffs else "the paper's setup."
-    )
-
-
-def numbers_tex(
-    numbers: pd.DataFrame, experiments: dict, loss_labels: Mapping, paper: Mapping
-) -> str:
-    used = [e for e in experiments if e in set(numbers.get("experiment", []))]
-    marks = experiment_marks(used)
-    data = {
-        e: str(numbers[numbers["experiment"] == e]["our_data"].dropna().iloc[0])
-        if "our_data" in numbers and numbers[numbers["experiment"] == e]["our_data"].notna().any()
-        else ""
-        for e in used
-    }
-    parts = []
+def numbers_docs(numbers: pd.DataFrame, experiments: dict, loss_labels: Mapping) -> list[Doc]:
+    """One document per paper table: a row group per paper dataset (and model), our number
+    beside the paper's; a letter on a row of ours that differs names its reason in the
+    notes; a dataset we did not run is one row naming the nearest experiment that ran."""
+    docs = []
     for table in sorted(numbers["table"].unique()) if len(numbers) else []:
         sub = numbers[numbers["table"] == table]
-        blocks = []
-        for ds, grp in sub.groupby(["paper_dataset", "paper_model"], sort=False):
-            title = ds[0] + (f" ({ds[1]})" if ds[1] != "not stated" else "")
-            rows = [
-                [
-                    r["metric_label"],
-                    "/".join(loss_labels.get(lo, lo) for lo in str(r["loss"]).split("/")),
-                    r["paper"],
-                    r["ours"]
-                    + (f" [{marks[r['experiment']]}]" if r["experiment"] in marks else ""),
-                ]
-                for _, r in grp.iterrows()
-            ]
-            blocks.append(Block(title, ["Loss", PAPER_LABEL, "Ours"], rows))
+        ran = sub[sub["agreement"] != "not run"]
+        why = _marks([w for w in ran.get("why", pd.Series(dtype=str)).fillna("") if w])
+        groups = []
+        for (ds, model), grp in sub.groupby(["paper_dataset", "paper_model"], sort=False):
+            title = ds + (f" ({model})" if model != "not stated" else "")
+            if (grp["ours"] == "not run").all():
+                near = grp["why"].iloc[0].split("; nearest that ran: ")
+                nearest = f" (nearest: {near[1]})" if len(near) > 1 else ""
+                groups.append(Group(f"{title}: not run{nearest}"))
+                continue
+            several = grp["experiment"].nunique() > 1
+            rows = []
+            for _, r in grp.iterrows():
+                label = r["metric_label"] + (f" ({r['label']})" if several else "")
+                mark = f" ({why[r['why']]})" if r.get("why") and r["why"] in why else ""
+                rows.append(
+                    [
+                        label,
+                        "/".join(loss_labels.get(lo, lo) for lo in str(r["loss"]).split("/")),
+                        r["paper"],
+                        r["ours"] + mark,
+                    ]
+                )
+            groups.append(Group(title, rows))
+        labels = {e: experiments[e].get("label", e) for e in experiments}
+        used = [e for e in experiments if e in set(sub["experiment"])]
         notes = [
-            f"{PAPER_LABEL}: the value printed in the paper (Zeng) ({', '.join(dict.fromkeys(sub['source']))}); "
-            "Ours: mean ± std over seeds, one row per matching experiment of ours, the bracketed "
-            "letter naming the experiment (setup below). The claims are checked in the claims table."
+            "Paper: the value printed in the paper ("
+            + ", ".join(dict.fromkeys(sub["source"]))
+            + "); ours: mean ± std over seeds. A letter marks a number of ours that differs from "
+            "the paper's (beyond two of our stds and 5% of the paper's value); its reason:"
         ]
-        by_metric: dict[str, list[str]] = {}
-        for _, r in sub.iterrows():
-            if r["note"] and r["note"] not in by_metric.setdefault(r["metric_label"], []):
-                by_metric[r["metric_label"]].append(r["note"])
-        notes += [f"{label}: {'; '.join(texts)}." for label, texts in by_metric.items() if texts]
-        notes += [
-            setup_note(e, experiments[e], data[e], marks[e], paper)
-            for e in used
-            if e in set(sub["experiment"])
-        ]
-        parts.append(
-            latex.table(
-                blocks,
+        notes += [f"({m}) {t}." for t, m in why.items()]
+        notes += [f"{labels[e]}: {_data(sub, e)}" for e in used]
+        panel = Panel("", ["Metric", "Loss", "Paper", "Ours"], groups, "3.2cm")
+        docs.append(
+            Doc(
                 f"The paper's {TABLE_TITLES.get(int(table), f'Table {table}')} beside ours.",
                 f"tab:paper-table{int(table)}",
+                [panel],
                 notes,
-                first_header="Metric",
-                force="rows",
             )
         )
-    return "\n".join(parts)
+    return docs
+
+
+def _data(sub: pd.DataFrame, exp: str) -> str:
+    rows = sub[sub["experiment"] == exp]
+    data = rows["our_data"].dropna()
+    text = str(data.iloc[0]) if len(data) else ""
+    diffs = rows["setup_differences"].dropna()
+    diff = str(diffs.iloc[0]) if len(diffs) else ""
+    return (text + "; " if text else "") + (
+        f"differs from the paper's setup: {diff}." if diff else "the paper's setup."
+    )

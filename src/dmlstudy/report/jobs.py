@@ -25,36 +25,67 @@ def _selections(paths) -> list[dict]:
     return out
 
 
-def tables(inputs, outputs, params) -> None:
-    """Tables 1-5 from every run's metrics.json."""
-    from . import latex, load
-    from . import tables as t
+def comparisons(inputs, outputs, params) -> None:
+    """Every comparison of the runs, tested once (comparisons.csv), and the claims among
+    them (claims.csv, .tex, .html, and the summary on the report's landing page)."""
+    from . import claims, doc, load
+    from . import comparison as cmp
+    from .comparisons import compare_runs
 
     df = load.load_metrics(inputs.metrics, params.runs, params.experiments)
-    for n, make in enumerate((t.table1, t.table2, t.table3, t.table4, t.table5), 1):
-        latex.write(
-            *make(df, params.loss_labels), outputs[f"table{n}_csv"], outputs[f"table{n}_tex"]
-        )
+    rows = compare_runs(df, params.experiments, params.loss_labels, params.statistics)
+    rows.to_csv(outputs.comparisons, index=False)
+    setup = {
+        e: "; ".join(cmp.setup_differences(info, params.paper_settings))
+        for e, info in params.experiments.items()
+    }
+    frame = claims.claims_frame(rows, setup)
+    frame.to_csv(outputs.claims_csv, index=False)
+    doc.write(
+        claims.claims_docs(frame, params.experiments), outputs.claims_tex, outputs.claims_html
+    )
+    Path(outputs.summary).write_text(claims.summary_html(frame))
+
+
+def table(inputs, outputs, params, name: str) -> None:
+    """One table of the catalogue (``dmlstudy.catalog.TABLES[name]``): CSV, LaTeX, HTML."""
+    import importlib
+
+    from .. import catalog
+    from . import doc, load
+    from .comparisons import read
+    from .tables import Context
+
+    df = load.load_metrics(inputs.metrics, params.runs, params.experiments)
+    module, _, function = catalog.TABLES[name].make.partition(":")
+    make = getattr(importlib.import_module(module), function)
+    frame, document = make(df, Context(params.loss_labels, read(inputs.comparisons)))
+    Path(outputs.csv).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(outputs.csv, index=False)
+    doc.write([document], outputs.tex, outputs.html, catalog.TABLES[name].title)
 
 
 def comparison(inputs, outputs, params) -> None:
-    """The paper's claims checked (claims.csv/tex) and every number the paper reports beside
-    ours (paper_comparison.csv/tex)."""
-    from . import claims, latex, load
+    """Every number the paper reports beside ours, and the claims (paper_comparison)."""
+    import pandas as pd
+
     from . import comparison as cmp
+    from . import doc, load
+    from .comparisons import read
 
     df = load.load_metrics(inputs.metrics, params.runs, params.experiments)
-    checked = claims.evaluate_claims(
-        df, params.experiments, params.paper_settings, params.statistics
-    )
-    latex.write(
-        *claims.claims_table(checked, params.experiments), outputs.claims_csv, outputs.claims_tex
-    )
     ref = cmp.load_reference(inputs.reference)
-    result = cmp.paper_comparison(
-        df, params.experiments, params.loss_labels, params.paper_settings, checked, ref
+    frame, docs = cmp.paper_comparison(
+        df,
+        params.experiments,
+        params.loss_labels,
+        params.paper_settings,
+        pd.read_csv(inputs.claims),
+        ref,
+        read(inputs.comparisons),
     )
-    latex.write(*result, outputs.csv, outputs.tex)
+    frame.to_csv(outputs.csv, index=False)
+    doc.write(docs, outputs.tex, outputs.html, "The paper beside ours")
 
 
 def figures(inputs, outputs, params) -> None:
@@ -73,7 +104,7 @@ def figures(inputs, outputs, params) -> None:
 def pca_figure(inputs, outputs, params) -> None:
     """Figure 2: PCA of each experiment's input data and of each loss's test embeddings
     (first seed)."""
-    from . import figures as f
+    from . import pca as f
 
     panels = {
         name: f.load_pca_panel(spec["input"], spec["embeddings"], params.samples, params.seed)
@@ -85,12 +116,14 @@ def pca_figure(inputs, outputs, params) -> None:
 
 
 def runtime(inputs, outputs, params) -> None:
-    """runtime.csv from every job's benchmark TSV."""
+    """runtime.csv (one row per job) and runtime_totals.csv (one per rule) from every
+    job's benchmark TSV."""
     from .runtime import runtime_table
 
-    df = runtime_table(params.jobs)
+    jobs, totals = runtime_table(params.jobs)
     Path(outputs.csv).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(outputs.csv, index=False)
+    jobs.to_csv(outputs.csv, index=False)
+    totals.to_csv(outputs.totals, index=False)
 
 
 def select_points(inputs, outputs, params, experiment: str) -> None:
@@ -122,14 +155,15 @@ def sweep_summary(inputs, outputs, params) -> None:
 
 def tuned_comparison(inputs, outputs, params) -> None:
     """Fixed vs tuned settings with verdicts, the selected points and the gains."""
-    from . import latex, load, tuning
+    from . import doc, load, tuning
 
     selections = _selections(inputs.selected)
     tuning.selected_points(selections, params.loss_labels).to_csv(outputs.selected_csv, index=False)
     fixed = tuning.with_points(load.load_metrics(inputs.fixed, params.fixed_runs))
     tuned = tuning.with_points(load.load_metrics(inputs.tuned, params.tuned_runs))
-    table, tex, gains = tuning.tuned_comparison(
+    frame, document, gains = tuning.tuned_comparison(
         fixed, tuned, selections, params.experiments, params.loss_labels, params.statistics
     )
-    latex.write(table, tex, outputs.csv, outputs.tex)
+    frame.to_csv(outputs.csv, index=False)
+    doc.write([document], outputs.tex, outputs.html, "Tuned comparison")
     gains.to_csv(outputs.gains_csv, index=False)

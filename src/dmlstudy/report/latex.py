@@ -1,30 +1,45 @@
-"""Numbers as a reader sees them, and booktabs tables that compile in a plain article.
+"""Numbers as a reader sees them, and their LaTeX.
 
-Mean ± std are printed with matched precision: the std is rounded to one or two
-significant digits by the Particle Data Group's rule (two when its leading three digits are
-100-354 or 950-999, one otherwise) and the mean to the same decimal place, so
-``0.1659 ± 0.0097`` prints as ``0.166 ± 0.010``. A table needs ``booktabs`` only and is set
-at full size: its layout follows the paper's (one column group per experiment) when that
-fits the text width, and puts the experiments into row groups otherwise.
+A column of mean ± std cells is printed with one precision (``column_format``): the
+smallest std of the column rounded to one or two significant digits by the Particle Data
+Group's rule (two when its leading three digits are 100-354 or 950-999, one otherwise), every
+cell to that decimal place, and a column of small numbers in units of a power of ten named in
+its header. Negative numbers carry a real minus sign (``−``). The table layout and its LaTeX
+and HTML renderers are ``report.doc``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: \textwidth of a plain 10pt article, in pt.
 TEXT_WIDTH_PT = 345.0
-#: \tabcolsep the tables set (LaTeX's default is 6pt).
-TABCOLSEP_PT = 4.0
 #: Below 10**-SCIENTIFIC_BELOW the decimals get long: print (m ± s)e-k instead.
 SCIENTIFIC_DECIMALS = 5
 
 
+MINUS = "\u2212"
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def isnan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+    try:
+        return x is None or math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def minus(text: str) -> str:
+    """A formatted number with a real minus sign."""
+    return text.replace("-", MINUS)
+
+
+def power_of_ten(e: int) -> str:
+    """``10⁻³``: the unit of a scaled column."""
+    return "10" + str(e).translate(_SUPERSCRIPT)
 
 
 def fmt(x: float) -> str:
@@ -32,15 +47,16 @@ def fmt(x: float) -> str:
     if isnan(x):
         return "n/a"
     if x != 0 and abs(x) < 1e-2:
-        return f"{x:.1e}"
-    return f"{x:.4f}"
+        mant, e = f"{x:.1e}".split("e")
+        return minus(f"{mant}×{power_of_ten(int(e))}")
+    return minus(f"{x:.4f}")
 
 
 def fmt_p(p: float) -> str:
-    """A p-value: three decimals, ``< 0.001`` below that."""
+    """A p-value: three decimals, ``<0.001`` below that."""
     if isnan(p):
         return "n/a"
-    return "< 0.001" if p < 1e-3 else f"{p:.3f}"
+    return "<0.001" if p < 1e-3 else f"{p:.3f}"
 
 
 def std_decimals(std: float) -> int:
@@ -58,7 +74,7 @@ def std_decimals(std: float) -> int:
 
 def _fixed(x: float, decimals: int) -> str:
     x = round(x, decimals) + 0.0  # + 0.0: no "-0.0"
-    return f"{x:.{max(decimals, 0)}f}"
+    return minus(f"{x:.{max(decimals, 0)}f}")
 
 
 def pm(mean: float, std: float, n: int | None = None) -> str:
@@ -74,7 +90,7 @@ def pm(mean: float, std: float, n: int | None = None) -> str:
         ref = abs(mean) if mean != 0 else std
         k = math.floor(math.log10(ref))
         d = max(decimals + k, 0)
-        return f"({mean / 10**k:.{d}f} ± {std / 10**k:.{d}f})e{k}"
+        return minus(f"({mean / 10**k:.{d}f} ± {std / 10**k:.{d}f})×{power_of_ten(k)}")
     return f"{_fixed(mean, decimals)} ± {_fixed(std, decimals)}"
 
 
@@ -84,10 +100,10 @@ def interval(low: float, high: float, like: float | None = None) -> str:
         return "n/a"
     half = (high - low) / 2
     if half <= 0:
-        return f"[{low:.4g}, {high:.4g}]"
+        return minus(f"[{low:.4g}, {high:.4g}]")
     d = std_decimals(half)
     if d > SCIENTIFIC_DECIMALS:
-        return f"[{low:.2e}, {high:.2e}]"
+        return minus(f"[{low:.2e}, {high:.2e}]")
     return f"[{_fixed(low, d)}, {_fixed(high, d)}]"
 
 
@@ -96,11 +112,51 @@ def signed(x: float, like_low: float, like_high: float) -> str:
     if isnan(x):
         return "n/a"
     if isnan(like_low) or isnan(like_high) or like_high <= like_low:
-        return f"{x:+.4g}"
+        return minus(f"{x:+.4g}")
     d = std_decimals((like_high - like_low) / 2)
     if d > SCIENTIFIC_DECIMALS:
-        return f"{x:+.2e}"
+        return minus(f"{x:+.2e}")
     return ("+" if x >= 0 else "") + _fixed(x, d)
+
+
+def effect_text(g: float, cap: float = 10.0) -> str:
+    """An effect size with two significant digits; beyond ``cap`` in magnitude only its sign
+    and the bound (``> 10``): seeds that barely vary make it arbitrarily large."""
+    if isnan(g):
+        return "n/a"
+    if abs(g) > cap:
+        return f"> {cap:g}" if g > 0 else f"< {MINUS}{cap:g}"
+    return minus(f"{g:.2g}")
+
+
+def column_format(means: Sequence[float], stds: Sequence[float]) -> tuple[Callable, int]:
+    """``(format, exponent)`` for one column of ``mean ± std`` cells: ``format(mean, std)``
+    prints every cell at the decimal place of the column's smallest std (PDG rule; with no
+    std, three significant digits of its smallest mean), in units of ``10**exponent``
+    (exponent 0 unless the column's largest |mean| is below 0.01 or at least 1e5)."""
+    ms = [abs(float(m)) for m in means if not isnan(m) and float(m) != 0]
+    exponent = 0
+    if ms and (max(ms) < 1e-2 or max(ms) >= 1e5):
+        exponent = math.floor(math.log10(max(ms)))
+    scale = 10.0**exponent
+    ss = [float(s) / scale for s in stds if not isnan(s) and float(s) > 0]
+    if ss:
+        decimals = std_decimals(min(ss))
+    elif ms:
+        decimals = 2 - math.floor(math.log10(min(ms) / scale))
+    else:
+        decimals = 3
+    decimals = min(max(decimals, 0), 4)
+
+    def fmt_cell(mean: float, std: float = math.nan) -> str:
+        if isnan(mean):
+            return "n/a"
+        m = _fixed(float(mean) / scale, decimals)
+        if isnan(std):
+            return m
+        return f"{m} ± {_fixed(float(std) / scale, decimals)}"
+
+    return fmt_cell, exponent
 
 
 _TEXT = (
@@ -139,8 +195,14 @@ _SYMBOLS = (
     ("²", r"$^2$"),
     ("‖", r"$\|$"),
     ("₊", r"$_+$"),
+    ("⁺", r"$^+$"),
+    ("ᵏ", r"$^k$"),
+    ("ˢ", r"\textsuperscript{s}"),
+    ("ᶜ", r"\textsuperscript{c}"),
+    ("†", r"\textsuperscript{\dag}"),
 )
-_EXPONENT = re.compile(r"\)e(-?\d+)")
+_POWER = re.compile(r"10([⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
+_PLAIN = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 
 
 def tex_escape(s: str) -> str:
@@ -148,7 +210,7 @@ def tex_escape(s: str) -> str:
     s = str(s)
     for a, b in _TEXT:
         s = s.replace(a, b)
-    s = _EXPONENT.sub(r")$\\times10^{\1}$", s)
+    s = _POWER.sub(lambda m: f"$10^{{{m.group(1).translate(_PLAIN)}}}$", s)
     for a, b in _SYMBOLS:
         s = s.replace(a, b)
     return s.replace("$$", "")
@@ -169,169 +231,8 @@ def text_width(s: str) -> float:
     return w
 
 
-@dataclass
-class Block:
-    """One experiment's part of a table: a title, its column headers and its rows (the
-    first cell of a row is its label)."""
-
-    title: str
-    columns: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-
-
-def _col_widths(header: list[str], rows: list[list[str]]) -> float:
-    cols = list(zip(header, *rows, strict=True)) if rows else [(h,) for h in header]
-    return sum(max(text_width(c) for c in col) + 2 * TABCOLSEP_PT for col in cols)
-
-
-def side_by_side_width(blocks: list[Block], first_header: str) -> float:
-    labels = [r[0] for r in blocks[0].rows]
-    header = [first_header] + [c for b in blocks for c in b.columns]
-    rows = [[lab] + [c for b in blocks for c in b.rows[i][1:]] for i, lab in enumerate(labels)]
-    groups = sum(text_width(b.title) for b in blocks)
-    return max(_col_widths(header, rows), groups)
-
-
-def layout(blocks: list[Block], first_header: str) -> str:
-    """``columns`` (the paper's layout: one column group per experiment) when every block
-    has the same rows and they fit the text width side by side, else ``rows``."""
-    same_rows = all([r[0] for r in b.rows] == [r[0] for r in blocks[0].rows] for b in blocks)
-    if same_rows and side_by_side_width(blocks, first_header) <= TEXT_WIDTH_PT:
-        return "columns"
-    return "rows"
-
-
-def fitting_colsep(blocks, first_header, how, colsep, wrapped_labels=False) -> float:
-    """``colsep``, or less (down to 1.5pt) when the estimated width of the rows would
-    exceed the text width at ``colsep``."""
-    if not blocks:
-        return colsep
-    if how == "columns":
-        header = [first_header] + [c for b in blocks for c in b.columns]
-        rows = [
-            [r[0]] + [c for b in blocks for c in b.rows[i][1:]]
-            for i, r in enumerate(blocks[0].rows)
-        ]
-    else:
-        header = [first_header] + list(dict.fromkeys(c for b in blocks for c in b.columns))
-        rows = [r for b in blocks for r in b.rows if len(r) == len(header)]
-    cols = list(zip(header, *rows, strict=True)) if rows else [(h,) for h in header]
-    widths = [max(text_width(c) for c in col) for col in cols]
-    if wrapped_labels:
-        widths = widths[1:]
-    content = sum(widths)
-    n = len(widths)
-    if content + 2 * colsep * n <= TEXT_WIDTH_PT:
-        return colsep
-    return max(1.5, round((TEXT_WIDTH_PT - content) / (2 * n), 1))
-
-
-def _head(caption: str, label: str, spec: str, colsep: float = TABCOLSEP_PT) -> list[str]:
-    return [
-        "% Generated by dmlstudy; every number computed from results/runs/*/metrics.json",
-        r"\begin{table}[t]",
-        r"\centering",
-        rf"\setlength{{\tabcolsep}}{{{colsep:g}pt}}",
-        rf"\caption{{{tex_escape(caption)}}}",
-        rf"\label{{{label}}}",
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-    ]
-
-
-def _row(cells) -> str:
-    return " & ".join(tex_escape(c) for c in cells) + r" \\"
-
-
-def notes_block(notes: list[str]) -> list[str]:
-    """The notes under a table: one compact footnotesize paragraph per note."""
-    notes = [n for n in dict.fromkeys(notes) if n]
-    if not notes:
-        return []
-    out = [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize\raggedright"]
-    out += [tex_escape(n) + r"\par" for n in notes]
-    out.append(r"\end{minipage}")
-    return out
-
-
-def table(
-    blocks: list[Block],
-    caption: str,
-    label: str,
-    notes: list[str] | None = None,
-    first_header: str = "Loss",
-    force: str | None = None,
-    label_width: str | None = None,
-    colsep: float = TABCOLSEP_PT,
-) -> str:
-    """A booktabs table of ``blocks`` (see ``layout``; ``force`` picks one).
-    ``label_width`` (e.g. ``2.4cm``) sets the first column as a paragraph column, so long
-    row labels wrap; ``colsep`` is \\tabcolsep in pt."""
-    blocks = [b for b in blocks if b.columns]
-    how = force or (layout(blocks, first_header) if blocks else "rows")
-    first = f"p{{{label_width}}}" if label_width else "l"
-    colsep = fitting_colsep(blocks, first_header, how, colsep, label_width is not None)
-    if how == "columns":
-        lines = _by_columns(blocks, caption, label, first_header, first, colsep)
-    else:
-        lines = _by_rows(blocks, caption, label, first_header, first, colsep)
-    lines.append(r"\bottomrule")
-    lines.append(r"\end{tabular}")
-    lines += notes_block(notes or [])
-    lines.append(r"\end{table}")
-    return "\n".join(lines) + "\n"
-
-
-def _by_columns(blocks, caption, label, first_header, first="l", colsep=TABCOLSEP_PT) -> list[str]:
-    ncols = sum(len(b.columns) for b in blocks)
-    lines = _head(caption, label, first + "c" * ncols, colsep)
-    if len(blocks) > 1 or blocks[0].title:
-        head = [""] + [
-            rf"\multicolumn{{{len(b.columns)}}}{{c}}{{{tex_escape(b.title)}}}" for b in blocks
-        ]
-        lines.append(" & ".join(head) + r" \\")
-        start, rules = 2, []
-        for b in blocks:
-            rules.append(rf"\cmidrule(lr){{{start}-{start + len(b.columns) - 1}}}")
-            start += len(b.columns)
-        lines.append(" ".join(rules))
-    lines.append(_row([first_header] + [c for b in blocks for c in b.columns]))
-    lines.append(r"\midrule")
-    for i, r in enumerate(blocks[0].rows if blocks else []):
-        lines.append(_row([r[0]] + [c for b in blocks for c in b.rows[i][1:]]))
-    return lines
-
-
-def _by_rows(blocks, caption, label, first_header, first="l", colsep=TABCOLSEP_PT) -> list[str]:
-    columns = list(dict.fromkeys(c for b in blocks for c in b.columns))
-    lines = _head(caption, label, first + "c" * len(columns), colsep)
-    lines.append(_row([first_header] + columns))
-    for i, b in enumerate(blocks):
-        lines.append(r"\midrule" if i == 0 else r"\addlinespace")
-        if b.title:
-            lines.append(
-                rf"\multicolumn{{{1 + len(columns)}}}{{l}}{{\emph{{{tex_escape(b.title)}}}}} \\"
-            )
-        where = {c: j for j, c in enumerate(b.columns)}
-        for r in b.rows:
-            cells = [r[1 + where[c]] if c in where else "--" for c in columns]
-            lines.append(_row([r[0]] + cells))
-    if not blocks:
-        lines.append(r"\midrule")
-    return lines
-
-
 def write(df, tex: str, csv_path, tex_path) -> None:
     """The CSV and the LaTeX of one table."""
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(csv_path, index=False)
     Path(tex_path).write_text(tex)
-
-
-def document(tables: list[str]) -> str:
-    """A plain article holding ``tables`` (what the compile test and a reader use)."""
-    body = "\n\\clearpage\n".join(tables)
-    return (
-        "\\documentclass{article}\n\\usepackage{booktabs}\n"
-        f"\\begin{{document}}\n{body}\n\\end{{document}}\n"
-    )

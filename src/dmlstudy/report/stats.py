@@ -1,11 +1,23 @@
-"""Statistics of the comparison between two losses across seeds.
+"""Statistics of the comparison between two losses across seeds: one paired test per
+comparison.
 
-``compare(a, b)`` is the one entry point: it picks the test (paired t when the runs share
-seeds, Welch t otherwise; an exact permutation test when the t statistic is undefined
-because both sides have zero variance; an exact rank test for censored values), and returns
-the mean difference ``mean(b) - mean(a)`` with its 95% confidence interval, Hedges' g and
-the two-sided p. ``adjust`` corrects a family of p-values (Holm 1979 or Benjamini-Hochberg
-1995) and ``seeds_for_power`` gives the seeds per loss a t-test needs for a given power.
+Runs of two losses with the same seed share their data split and initial weights, so every
+comparison is paired by seed (only the seeds both losses ran count). ``compare_paired`` is
+the one entry point:
+
+- a metric measured on every run: the paired t-test on the per-seed differences, with the
+  95% CI of the mean difference; when every difference is the same (the t statistic is
+  undefined) the exact sign-flip test, whose p cannot fall below 2 / 2**n;
+- an *event* metric (an epoch at which something happens, which a run may never reach within
+  its epochs: censored): the paired sign test (Gehan's paired test for censored data), on
+  the pairs whose order is known: both observed, or one observed before the other's
+  censoring; pairs that tie or are both censored carry no information. Its p cannot fall
+  below 2 / 2**k for k informative pairs.
+
+Each result carries ``p_min``, the smallest p its test could give with these seeds, so a
+comparison that cannot reach significance at this n says so. ``adjust`` corrects a family of
+p-values (Holm 1979 or Benjamini-Hochberg 1995); ``seeds_for_power`` and ``seeds_for_exact``
+give the seeds a test would need.
 """
 
 from __future__ import annotations
@@ -21,10 +33,8 @@ from scipy import stats
 
 #: Tests ``compare`` may report, by name.
 PAIRED_T = "paired t"
-WELCH_T = "Welch t"
-PERMUTATION = "exact permutation"
 PAIRED_PERMUTATION = "exact sign-flip"
-RANK_CENSORED = "Gehan rank (censored)"
+SIGN_TEST = "paired sign (censored)"
 NO_TEST = "none"
 
 #: Above this many relabellings an "exact" test samples them instead (seeded).
@@ -53,16 +63,21 @@ def mean_std(values: Sequence) -> tuple[float, float, int]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``b`` against ``a``: ``diff = mean(b) - mean(a)`` (positive: b is higher)."""
+    """``b`` against ``a`` over ``n`` paired seeds: ``diff`` = mean of ``b_i - a_i``
+    (positive: b is higher; NaN for an event metric with a censored run)."""
 
     test: str
-    n_a: int
-    n_b: int
+    n: int
     diff: float
     ci_low: float
     ci_high: float
     hedges_g: float
+    d_z: float  #: mean over std of the paired differences (the effect a power analysis uses)
     p: float
+    p_min: float  #: the smallest p this test can give with these pairs
+    b_first: int = 0  #: event metrics: pairs in which b's event came first
+    a_first: int = 0
+    ties: int = 0  #: event metrics: pairs with the same epoch or both censored
     note: str = ""
 
     def as_dict(self) -> dict:
@@ -83,12 +98,6 @@ def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
     return float((b.mean() - a.mean()) / pooled * (1 - 3 / (4 * (na + nb) - 9)))
 
 
-def welch_test(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict:
-    """Welch's t-test of ``mean(b) - mean(a)``: t, df, two-sided p and the CI."""
-    a, b = finite(a), finite(b)
-    return _t_result(stats.ttest_ind(b, a, equal_var=False), level)
-
-
 def _t_result(res, level: float) -> dict:
     ci = res.confidence_interval(level)
     p = float(res.pvalue)
@@ -102,135 +111,115 @@ def _t_result(res, level: float) -> dict:
 
 def paired_test(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict:
     """Paired t-test of the differences ``b_i - a_i`` (aligned by position)."""
-    return _t_result(stats.ttest_rel(np.asarray(b, float), np.asarray(a, float)), level)
-
-
-def permutation_p(a: Sequence[float], b: Sequence[float], paired: bool = False) -> float:
-    """Exact two-sided permutation p of the mean difference: every relabelling of the
-    pooled values (unpaired) or every sign flip of the differences (paired). The smallest
-    p it can give is 2 / C(n_a + n_b, n_a) (unpaired; 0.1 for 3 and 3) or 2 / 2**n
-    (paired; 0.25 for 3 pairs)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if paired:
-        d = b - a
-        observed = abs(d.mean())
-        signs = _all_or_sampled(itertools.product((1, -1), repeat=len(d)), 2 ** len(d), len(d))
-        means = np.abs((np.asarray(signs) * d).mean(axis=1))
-    else:
-        pooled = np.concatenate([a, b])
-        n, k = len(pooled), len(b)
-        observed = abs(b.mean() - a.mean())
-        total = math.comb(n, k)
-        picks = _all_or_sampled(itertools.combinations(range(n), k), total, n, k)
-        mask = np.zeros((len(picks), n), dtype=bool)
-        for i, idx in enumerate(picks):
-            mask[i, list(idx)] = True
-        sum_b = (mask * pooled).sum(axis=1)
-        means = np.abs(sum_b / k - (pooled.sum() - sum_b) / (n - k))
-    return float(np.mean(means >= observed - 1e-12 * max(1.0, abs(observed))))
-
-
-def _all_or_sampled(iterator, total: int, n: int, k: int | None = None) -> list:
-    if total <= MAX_EXACT:
-        return list(iterator)
-    rng = np.random.default_rng(0)
-    if k is None:  # sign flips
-        return [tuple(rng.choice((1, -1), size=n)) for _ in range(MAX_EXACT)]
-    return [tuple(rng.choice(n, size=k, replace=False)) for _ in range(MAX_EXACT)]
-
-
-def compare(
-    a: Sequence,
-    b: Sequence,
-    *,
-    paired: bool = False,
-    censored_at: float | None = None,
-    level: float = 0.95,
-) -> Comparison:
-    """Compare ``b`` with ``a`` across seeds.
-
-    - ``paired``: ``a[i]`` and ``b[i]`` come from the same seed (same data, same start);
-      then a paired t-test on the differences.
-    - otherwise Welch's t-test (unequal variances).
-    - Zero variance (every value of each side equal, or every paired difference equal):
-      the t statistic is undefined, and n seeds that agree exactly say nothing about the
-      spread a new seed would show. The p is then the exact permutation p, which cannot
-      fall below 2 / C(n_a + n_b, n_a) (0.1 for 3 seeds a side, 0.008 for 5), and the CI
-      is undefined (NaN).
-    - ``censored_at``: a NaN/None value is a seed whose event did not happen within
-      ``censored_at`` (the loss-decay epoch of a run that never reached 10% of its initial
-      loss). With any censored value the test is Gehan's rank test (Mann-Whitney with
-      every censored value tied above every observed one; exact permutation p), the
-      difference counts censored seeds at ``censored_at + 1`` (a lower bound) and the CI
-      and g are NaN.
-    Fewer than two values a side: no test (NaN p).
-    """
-    raw_a, raw_b = list(a), list(b)
-    if censored_at is not None and (_has_nan(raw_a) or _has_nan(raw_b)):
-        return _censored(raw_a, raw_b, censored_at)
-    if paired:
-        keep = [
-            i
-            for i in range(min(len(raw_a), len(raw_b)))
-            if not _isnan(raw_a[i]) and not _isnan(raw_b[i])
-        ]
-        fa = np.asarray([float(raw_a[i]) for i in keep])
-        fb = np.asarray([float(raw_b[i]) for i in keep])
-    else:
-        fa, fb = finite(raw_a), finite(raw_b)
-    na, nb = fa.size, fb.size
-    diff = float(fb.mean() - fa.mean()) if na and nb else math.nan
-    if na < 2 or nb < 2:
-        return Comparison(
-            NO_TEST,
-            na,
-            nb,
-            diff,
-            math.nan,
-            math.nan,
-            math.nan,
-            math.nan,
-            "fewer than 2 seeds a side",
-        )
-    g = hedges_g(fa, fb)
-    spread = np.ptp(fb - fa) if paired else max(np.ptp(fa), np.ptp(fb))
-    if spread == 0:
-        test = PAIRED_PERMUTATION if paired else PERMUTATION
-        return Comparison(
-            test,
-            na,
-            nb,
-            diff,
-            math.nan,
-            math.nan,
-            g,
-            permutation_p(fa, fb, paired),
-            "zero variance",
-        )
-    with warnings.catch_warnings():  # near-constant samples: scipy warns, the p is usable
+    with warnings.catch_warnings():  # near-constant differences: scipy warns, the p is usable
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = paired_test(fa, fb, level) if paired else welch_test(fa, fb, level)
-    return Comparison(PAIRED_T if paired else WELCH_T, na, nb, diff, *res["ci"], g, res["p"])
+        return _t_result(stats.ttest_rel(np.asarray(b, float), np.asarray(a, float)), level)
 
 
-def _has_nan(values) -> bool:
-    return any(_isnan(v) for v in values)
+def permutation_p(a: Sequence[float], b: Sequence[float], paired: bool = True) -> float:
+    """Exact two-sided sign-flip p of the mean paired difference ``b_i - a_i``: every sign
+    flip of the differences (sampled, seeded, above ``MAX_EXACT`` of them). Its smallest
+    value is 2 / 2**n (0.0625 for 5 pairs)."""
+    if not paired:
+        raise ValueError("only the paired (sign-flip) permutation test is used")
+    d = np.asarray(b, float) - np.asarray(a, float)
+    observed = abs(d.mean())
+    if len(d) and 2 ** len(d) <= MAX_EXACT:
+        signs = np.asarray(list(itertools.product((1, -1), repeat=len(d))))
+    else:
+        signs = np.random.default_rng(0).choice((1, -1), size=(MAX_EXACT, len(d)))
+    means = np.abs((signs * d).mean(axis=1))
+    return float(np.mean(means >= observed - 1e-12 * max(1.0, observed)))
 
 
-def _censored(a: list, b: list, censored_at: float) -> Comparison:
-    fill = float(censored_at) + 1
-    fa = np.asarray([fill if _isnan(v) else float(v) for v in a])
-    fb = np.asarray([fill if _isnan(v) else float(v) for v in b])
-    na, nb = fa.size, fb.size
-    diff = float(fb.mean() - fa.mean()) if na and nb else math.nan
-    note = f"censored seeds counted as {fill:g}"
-    if na < 2 or nb < 2 or np.all(np.concatenate([fa, fb]) == fill):
-        why = "fewer than 2 seeds a side" if na < 2 or nb < 2 else "every seed censored"
-        diff = math.nan if why == "every seed censored" else diff
-        return Comparison(NO_TEST, na, nb, diff, math.nan, math.nan, math.nan, math.nan, why)
-    ranks = stats.rankdata(np.concatenate([fa, fb]))
-    p = permutation_p(ranks[:na], ranks[na:])
-    return Comparison(RANK_CENSORED, na, nb, diff, math.nan, math.nan, math.nan, p, note)
+def sign_test(b_first: int, a_first: int) -> float:
+    """Exact two-sided sign (binomial) test of ``b_first`` against ``a_first`` informative
+    pairs under H0: either loss's event comes first with probability 1/2."""
+    k = b_first + a_first
+    if k == 0:
+        return math.nan
+    return float(stats.binomtest(b_first, k, 0.5).pvalue)
+
+
+def _event_pairs(a: Sequence[float], b: Sequence[float]) -> tuple[int, int, int]:
+    """(b first, a first, ties) of paired event epochs; ``inf`` = censored (never reached)."""
+    b_first = a_first = ties = 0
+    for x, y in zip(a, b, strict=True):
+        if x == y:  # the same epoch, or both censored: no order
+            ties += 1
+        elif y < x:
+            b_first += 1
+        else:
+            a_first += 1
+    return b_first, a_first, ties
+
+
+def _none(n: int, diff: float = math.nan, note: str = "") -> Comparison:
+    nan = math.nan
+    return Comparison(NO_TEST, n, diff, nan, nan, nan, nan, nan, nan, note=note)
+
+
+def compare_paired(a: Sequence, b: Sequence, *, event: bool = False, level: float = 0.95):
+    """Compare ``b`` with ``a``, aligned by seed (``a[i]`` and ``b[i]`` ran the same seed).
+
+    ``event``: the values are epochs at which an event happened, ``None``/NaN/``inf`` when
+    it never did (censored); they are compared with the paired sign test. Otherwise a
+    pair with a missing value is left out, and the test is the paired t-test (exact
+    sign-flip when every difference is the same). Fewer than two pairs: no test."""
+    if event:
+        fa = [math.inf if _isnan(v) else float(v) for v in a]
+        fb = [math.inf if _isnan(v) else float(v) for v in b]
+        n = len(fa)
+        b_first, a_first, ties = _event_pairs(fa, fb)
+        k = b_first + a_first
+        finite_pairs = all(
+            math.isfinite(x) and math.isfinite(y) for x, y in zip(fa, fb, strict=True)
+        )
+        diff = float(np.mean(np.subtract(fb, fa))) if finite_pairs and n else math.nan
+        if k == 0:
+            return _none(n, diff, "no pair in which one event came first")
+        nan = math.nan
+        return Comparison(
+            SIGN_TEST,
+            n,
+            diff,
+            nan,
+            nan,
+            nan,
+            nan,
+            sign_test(b_first, a_first),
+            2 / 2**k,
+            b_first,
+            a_first,
+            ties,
+        )
+    keep = [i for i in range(len(a)) if not _isnan(a[i]) and not _isnan(b[i])]
+    fa = np.asarray([float(a[i]) for i in keep])
+    fb = np.asarray([float(b[i]) for i in keep])
+    n = len(keep)
+    if n < 2:
+        return _none(n, float((fb - fa).mean()) if n else math.nan, "fewer than 2 paired seeds")
+    d = fb - fa
+    g = hedges_g(fa, fb)
+    sd = float(d.std(ddof=1))
+    d_z = float(d.mean() / sd) if sd > 0 else math.nan
+    if np.ptp(d) == 0:
+        p = 1.0 if d[0] == 0 else permutation_p(fa, fb)
+        nan = math.nan
+        return Comparison(
+            PAIRED_PERMUTATION,
+            n,
+            float(d.mean()),
+            nan,
+            nan,
+            g,
+            d_z,
+            p,
+            2 / 2**n,
+            note="every paired difference equal",
+        )
+    res = paired_test(fa, fb, level)
+    return Comparison(PAIRED_T, n, float(d.mean()), *res["ci"], g, d_z, res["p"], 0.0)
 
 
 # --------------------------------------------------------------------------- families
@@ -297,25 +286,10 @@ def seeds_for_power(
     return lo
 
 
-def standardized_effect(a: Sequence, b: Sequence, paired: bool) -> float:
-    """The effect ``seeds_for_power`` needs: d_z (mean over std of the paired differences)
-    or Cohen's d (pooled std), NaN when the std is zero."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if paired:
-        d = b - a
-        sd = d.std(ddof=1) if d.size > 1 else math.nan
-        return float(d.mean() / sd) if sd and not math.isnan(sd) else math.nan
-    g = hedges_g(a, b)
-    n = a.size + b.size
-    return g / (1 - 3 / (4 * n - 9)) if not math.isnan(g) else math.nan
-
-
-def seeds_for_exact(alpha: float, paired: bool = False, max_n: int = 1000) -> int | None:
-    """Seeds per loss an exact permutation test needs before perfectly separated values
-    (every seed of one loss above every seed of the other) can reach p < ``alpha``:
-    2 / C(2n, n) < alpha unpaired, 2 / 2**n < alpha paired."""
+def seeds_for_exact(alpha: float, max_n: int = 1000) -> int | None:
+    """Pairs an exact sign-flip or sign test needs before its smallest p, 2 / 2**n, can
+    fall below ``alpha`` (every pair in the same direction)."""
     for n in range(2, max_n + 1):
-        smallest = 2 / 2**n if paired else 2 / math.comb(2 * n, n)
-        if smallest < alpha:
+        if 2 / 2**n < alpha:
             return n
     return None

@@ -1,29 +1,39 @@
-"""The paper's Tables 1-4 from the runs' metrics (CSV + booktabs LaTeX).
+"""Tables 1-5 from the runs' metrics: each a CSV frame and a :class:`~report.doc.Doc`
+(written as booktabs LaTeX and as HTML for the report).
 
-Seeds are aggregated as mean ± std (ddof 1 with at least two seeds). Every number comes
-from a metrics.json; nothing is typed in. Tables iterate over the losses the runs used,
-labelled by ``loss_labels`` (name → label, from the workflow's loss registry). The first
-loss is the reference: a p-value compares each other loss with it across seeds (two-sided
-Welch t-test, or the exceptions ``stats.compare`` documents); with two losses both rows
-carry the same p.
+Every table has the same shape: one row group per experiment, one row per loss (mean ± std
+over seeds, one precision per column), then one ``p`` row per pair of losses compared. The
+columns are the metrics the catalogue (``dmlstudy.catalog``) assigns to the table's panels,
+so a new metric is a catalogue entry, not an edit here. No p-value is computed here: each
+``p`` cell is the corrected p of that comparison in ``comparisons`` (the one test per
+comparison, ``report.comparisons``), marked with its verdict when it is a claim.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
-from scipy import stats as sps
 
-from . import latex
-from .latex import Block, fmt, fmt_p, pm
+from .. import catalog
+from .comparisons import PER_CLASS, lookup, pairs_of
+from .doc import Doc, Group, Panel, fits
+from .latex import column_format, fmt_p, isnan, power_of_ten
 from .load import experiment_order, losses_present
-from .stats import compare, finite, mean_std
+from .stats import mean_std
 
-#: Significance level of the marker in the tables (the p-values themselves are in the CSVs).
-ALPHA = 0.05
+MARKS = {"supported": "ˢ", "contradicted": "ᶜ"}
+EXPLORATORY_MARK = "*"
+
+
+@dataclass
+class Context:
+    """What every table needs beside the runs."""
+
+    loss_labels: Mapping[str, str]
+    comparisons: pd.DataFrame | None = None
 
 
 def runs_of(df: pd.DataFrame, exp: str, loss: str) -> pd.DataFrame:
@@ -38,409 +48,272 @@ def group_name(df: pd.DataFrame, exp: str) -> str:
     return f"{label} [{preset}]" if preset and preset != "paper" else str(label)
 
 
-def with_data(df: pd.DataFrame, exp: str, data: str) -> str:
-    """An experiment's name in a note, with its data description, without saying a name
-    twice: ``Synthetic (§3.1)`` for label Synthetic, ``MNIST (tiny), data: MNIST (...)``."""
-    row = df[df["experiment"] == exp].iloc[0]
-    label, preset = str(row.get("label", exp)), row.get("preset", "")
-    data = str(data or "")
-    name = f"{label} [{preset}]" if preset and preset != "paper" else label
-    if not data or data == label:
-        return name
-    if data.startswith(label):
-        return data + name[len(label) :]
-    return f"{name}, data: {data}"
+def p_cell(row) -> str:
+    """A comparison's corrected p with its mark: ˢ / ᶜ a claim supported / contradicted,
+    * significant in the exploratory family; n/a when untested."""
+    if row is None or isnan(row["p_corrected"]):
+        return "n/a"
+    text = fmt_p(float(row["p_corrected"]))
+    if row["verdict"] in MARKS:
+        return text + MARKS[row["verdict"]]
+    return text + (EXPLORATORY_MARK if bool(row["significant"]) and not row["claim_id"] else "")
 
 
-def seed_test(df: pd.DataFrame, exp: str, metric: str, a: str, b: str, censored_at=None):
-    """``stats.compare`` of ``metric`` between losses ``a`` and ``b`` across seeds
-    (unpaired)."""
-    if metric not in df:
-        return None
-    va = (
-        list(runs_of(df, exp, a)[metric])
-        if censored_at is not None
-        else finite(runs_of(df, exp, a)[metric])
+def p_note(ctx: Context) -> str:
+    c = ctx.comparisons
+    if c is None or c.empty:
+        return "No test: fewer than two seeds of two losses."
+    sizes = {f: int(g["family_size"].max()) for f, g in c.groupby("family")}
+    methods = {f: g["correction"].iloc[0] for f, g in c.groupby("family")}
+    fam = "; ".join(f"{f}: {methods[f]} over {sizes[f]}" for f in sizes)
+    return (
+        "p: paired test over the seeds both losses ran (t; sign test for epochs), corrected "
+        f"within its family ({fam}), as in claims.csv and comparisons.csv"
+        + ("" if len(ctx.loss_labels) <= 2 else "; p, X: loss X against the first")
+        + ". ˢ/ᶜ a claim supported/contradicted; * significant (exploratory)."
     )
-    vb = (
-        list(runs_of(df, exp, b)[metric])
-        if censored_at is not None
-        else finite(runs_of(df, exp, b)[metric])
-    )
-    return compare(va, vb, censored_at=censored_at)
 
 
-def seed_p(df, exp, metric, a, b, censored_at=None) -> float:
-    res = seed_test(df, exp, metric, a, b, censored_at)
-    return math.nan if res is None else res.p
+def event_cell(runs: pd.DataFrame, key: str) -> tuple[str, float, float, int]:
+    """An event epoch over seeds: ``mean ± std`` when every seed reached it, else a lower
+    bound ``> m`` (censored seeds counted at their last epoch); and (mean, std, reached)."""
+    vals = [None if pd.isna(v) else float(v) for v in runs[key]] if key in runs else []
+    if not vals:
+        return "n/a", math.nan, math.nan, 0
+    epochs = [float(e) for e in runs["epochs"]]
+    reached = [v for v in vals if v is not None]
+    if len(reached) == len(vals):
+        m, s, n = mean_std(reached)
+        return "", m, s, n
+    bound = sum(v if v is not None else e for v, e in zip(vals, epochs, strict=True)) / len(vals)
+    text = f"> {int(max(epochs))}" if not reached else f"> {bound:.1f}"
+    return text, math.nan, math.nan, len(reached)
 
 
-def row_p(df, exp, metric, losses, loss, censored_at=None) -> float:
-    """The p of ``loss``'s row: against the reference (the first loss); the reference row
-    carries the p of the second loss when there are exactly two."""
-    if len(losses) < 2:
-        return math.nan
-    ref = losses[0]
-    if loss == ref:
-        return (
-            seed_p(df, exp, metric, ref, losses[1], censored_at) if len(losses) == 2 else math.nan
+def _columns(df: pd.DataFrame, table: str, panel: str | None) -> list[catalog.Metric]:
+    cols = catalog.metrics_of(table, panel)
+    if table == "table4_retrieval" and panel in (None, "Recall"):
+        keys = sorted(
+            (c for c in df.columns if c.startswith("recall@") and df[c].notna().any()),
+            key=lambda c: int(c.split("@")[1]),
         )
-    return seed_p(df, exp, metric, ref, loss, censored_at)
+        cols = [catalog.get(k) for k in keys] + cols
+    return [m for m in cols if m.key in df and (m.event or df[m.key].notna().any())]
 
 
-def class_ttest(df: pd.DataFrame, exp: str, a: str, b: str) -> dict:
-    """Paired t-test across classes of the seed-averaged per-class intra-class variance,
-    ``b`` against ``a`` (Table 1's footnote)."""
-    per = {}
-    for loss in (a, b):
-        runs = runs_of(df, exp, loss)
-        if runs.empty:
-            return {"t": math.nan, "p": math.nan, "n_classes": 0}
-        per[loss] = pd.DataFrame(list(runs["per_class_intra_variance"])).mean(axis=0)
-    common = per[a].index.intersection(per[b].index)
-    if len(common) < 2:
-        return {"t": math.nan, "p": math.nan, "n_classes": int(len(common))}
-    with warnings.catch_warnings():  # constant differences: scipy warns, the p is still usable
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = sps.ttest_rel(per[b][common], per[a][common])
-    return {"t": float(res.statistic), "p": float(res.pvalue), "n_classes": int(len(common))}
+def _split(panel: Panel) -> list[Panel]:
+    """A panel as several that each fit the text width (columns in order)."""
+    if fits(panel) or len(panel.columns) <= 2:
+        return [panel]
+    half = (len(panel.columns) + 1) // 2
+    parts = []
+    for lo, hi in ((1, half), (half, len(panel.columns))):
+        cols = [panel.columns[0]] + panel.columns[lo:hi]
+        groups = [Group(g.title, [[r[0]] + r[lo:hi] for r in g.rows]) for g in panel.groups]
+        parts += _split(Panel(panel.title, cols, groups, panel.label_width))
+    return parts
 
 
-def n_seeds(df: pd.DataFrame, exp: str, loss: str) -> int:
-    return len(runs_of(df, exp, loss))
-
-
-def seed_range(out: pd.DataFrame) -> str:
-    lo, hi = int(out["n_seeds"].min()), int(out["n_seeds"].max())
-    return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
-
-
-def has_seed_tests(df: pd.DataFrame, losses: list[str]) -> bool:
-    """Whether some experiment has at least two seeds of two losses (a test is possible)."""
-    return len(losses) >= 2 and any(
-        sum(n_seeds(df, e, lo) >= 2 for lo in losses) >= 2 for e in experiment_order(df)
-    )
-
-
-def p_cell(p: float) -> str:
-    """A p-value cell: ``0.012*`` when below ALPHA, ``n/a`` when untestable."""
-    text = fmt_p(p)
-    return text if text == "n/a" else text + ("*" if p < ALPHA else "")
-
-
-def p_rows(df, exp, metrics, losses, labels, censored=None) -> list[list[str]]:
-    """One row per loss other than the reference: its p against the reference, per metric."""
-    censored = censored or {}
-    name = "p (seeds)" if len(losses) == 2 else "p ({} vs {})"
-    return [
-        [name.format(labels.get(lo, lo), labels.get(losses[0], losses[0]))]
-        + [p_cell(seed_p(df, exp, k, losses[0], lo, censored.get(k))) for k in metrics]
-        for lo in losses[1:]
-    ]
-
-
-def seed_test_note(tested: bool) -> str:
-    if tested:
-        return (
-            "p (seeds): two-sided Welch t-test between the losses across seeds, not corrected "
-            f"for multiple comparisons (the claims table is); * p < {ALPHA}; zero variance on "
-            "both sides: exact permutation test; n/a: fewer than 2 seeds per loss."
-        )
-    return "No test between the losses across seeds: fewer than 2 seeds per loss."
-
-
-def _identity(runs: pd.DataFrame, exp: str) -> dict:
-    return {
-        "experiment": exp,
-        "label": runs["label"].iloc[0] if "label" in runs else exp,
-        "preset": runs["preset"].iloc[0] if "preset" in runs else "",
+def metric_table(
+    df: pd.DataFrame, ctx: Context, table: str, caption: str, label: str, notes: list[str]
+) -> tuple[pd.DataFrame, Doc]:
+    """The table ``table`` of the catalogue: its panels and their metrics, one row group
+    per experiment, one row per loss plus one p row per compared pair."""
+    spec = catalog.TABLES[table]
+    exps, losses = experiment_order(df), losses_present(df, ctx.loss_labels)
+    name = {lo: ctx.loss_labels.get(lo, lo) for lo in losses}
+    records = {
+        (e, lo): {
+            "experiment": e,
+            "label": df.loc[df["experiment"] == e, "label"].iloc[0] if "label" in df else e,
+            "preset": df.loc[df["experiment"] == e, "preset"].iloc[0] if "preset" in df else "",
+            "loss": lo,
+            "n_seeds": len(runs_of(df, e, lo)),
+        }
+        for e in exps
+        for lo in losses
+        if len(runs_of(df, e, lo))
     }
-
-
-# --------------------------------------------------------------------------- Table 1
-TABLE1_STATS = [
-    ("intra_mean", "Intra μ"),
-    ("intra_var", "Intra σ²"),
-    ("inter_mean", "Inter μ"),
-    ("inter_var", "Inter σ²"),
-]
-
-
-def table1(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
-    """Table 1: intra- and inter-class statistics per experiment and loss, with the paired
-    t-test across classes of each loss against the reference."""
-    exps, losses = experiment_order(df), losses_present(df, loss_labels)
-    records, blocks, notes = [], [], []
-    keys = [k for k, _ in TABLE1_STATS]
-    for exp in exps:
-        here = [lo for lo in losses if n_seeds(df, exp, lo)]
-        tests = {lo: class_ttest(df, exp, here[0], lo) for lo in here[1:]}
-        if len(here) == 2:
-            tests[here[0]] = tests[here[1]]
-        rows = []
-        for loss in here:
-            runs = runs_of(df, exp, loss)
-            rec = {
-                **_identity(runs, exp),
-                "data": runs["data_description"].iloc[0],
-                "loss": loss,
-                "n_seeds": len(runs),
-            }
-            for key in keys + ["inter_dist_mean", "inter_dist_std"]:
-                rec[f"{key}_mean"], rec[f"{key}_std"], _ = mean_std(runs[key])
-            t = tests.get(loss, {"t": math.nan, "p": math.nan, "n_classes": 0})
-            rec["ttest_t"], rec["ttest_p"], rec["ttest_n_classes"] = t["t"], t["p"], t["n_classes"]
-            for key in keys:
-                rec[f"{key}_p_seeds"] = row_p(df, exp, key, here, loss)
-            records.append(rec)
-            rows.append(
-                [loss_labels.get(loss, loss)]
-                + [pm(rec[f"{k}_mean"], rec[f"{k}_std"], len(runs)) for k in keys]
+    panels, censored, scaled = [], False, False
+    for title in spec.panels or ("",):
+        cols = _columns(df, table, title or None)
+        if not cols:
+            continue
+        cells, fmts, headers = {}, {}, []
+        for m in cols:
+            stats = {}
+            for (e, lo), rec in records.items():
+                runs = runs_of(df, e, lo)
+                if m.event:
+                    text, mean, std, k = event_cell(runs, m.key)
+                    rec[f"{m.key}_reached"] = k
+                    censored |= text.startswith(">")
+                else:
+                    text, (mean, std, k) = "", mean_std(runs[m.key])
+                rec[f"{m.key}_mean"], rec[f"{m.key}_std"] = mean, std
+                stats[(e, lo)] = (text, mean, std, k)
+            fmt, exponent = column_format(
+                [v[1] for v in stats.values()], [v[2] for v in stats.values()]
             )
-        if has_seed_tests(df[df["experiment"] == exp], here):
-            rows += p_rows(df, exp, keys, here, loss_labels)
-        blocks.append(Block(group_name(df, exp), [c for _, c in TABLE1_STATS], rows))
-        data = runs_of(df, exp, here[0])["data_description"].iloc[0]
-        for lo in here[1:]:
-            t = tests[lo]
-            p = fmt_p(t["p"])
-            notes.append(
-                f"{with_data(df, exp, data)}. Paired t-test across {t['n_classes']} "
-                f"classes of the seed-averaged per-class intra-class variance, "
-                f"{loss_labels.get(lo, lo)} vs {loss_labels.get(here[0], here[0])}: "
-                f"t = {fmt(t['t'])}, p {p if p.startswith('<') else '= ' + p}."
+            fmts[m.key] = fmt
+            headers.append(m.header + (f" [{power_of_ten(exponent)}]" if exponent else ""))
+            scaled |= bool(exponent)
+            for key, (text, mean, std, k) in stats.items():
+                cells[(key, m.key)] = text or fmt(mean, std if k > 1 else math.nan)
+        groups = []
+        for e in exps:
+            here = [lo for lo in losses if (e, lo) in records]
+            rows = [[name[lo]] + [cells[((e, lo), m.key)] for m in cols] for lo in here]
+            for a, b in pairs_of(here) if len(here) > 1 else []:
+                cmp = [lookup(ctx.comparisons, e, m.key, a, b) for m in cols]
+                label = (
+                    "p"
+                    if len(here) == 2
+                    else f"p, {name[b]}"
+                    if a == here[0]
+                    else f"p, {name[b]}/{name[a]}"
+                )
+                rows.append([label] + [p_cell(c) for c in cmp])
+                for m, c in zip(cols, cmp, strict=True):
+                    if c is not None:
+                        rec = records[(e, b)]
+                        rec[f"{m.key}_p_vs_{a}"] = c["p"]
+                        rec[f"{m.key}_p_corrected_vs_{a}"] = c["p_corrected"]
+            groups.append(Group(group_name(df, e), rows))
+        panels += _split(Panel(title, ["Loss"] + headers, groups))
+    extra = [
+        "Mean ± std over seeds."
+        + (" [10ᵏ]: in units of 10ᵏ." if scaled else "")
+        + (
+            " > m: a seed never reached it within its epochs (counted at its last epoch: a "
+            "lower bound)."
+            if censored
+            else ""
+        ),
+        p_note(ctx),
+    ]
+    doc = Doc(caption, label, panels, notes + extra)
+    return pd.DataFrame(list(records.values())), doc
+
+
+# --------------------------------------------------------------------------- the tables
+def table1(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, Doc]:
+    """Table 1: intra- and inter-class statistics (Eq. 3) per experiment and loss; the CSV
+    also holds the authors' code's plain-distance reading and the paper's own test (paired t
+    across classes)."""
+    out, doc = metric_table(
+        df,
+        ctx,
+        "table1_variance",
+        "Statistics of intra- and inter-class variance (Eq. 3).",
+        "tab:variance",
+        [
+            "Intra μ, σ²: mean and variance across classes of the per-class intra-class "
+            "variance; Inter μ, σ²: of the squared centroid distances between classes; on the "
+            "evaluation split's embeddings, outliers excluded."
+        ],
+    )
+    for key in ("inter_dist_mean", "inter_dist_std"):
+        if key in df:
+            out[f"{key}_mean"] = [mean_std(runs_of(df, e, lo)[key])[0] for e, lo in _keys(out)]
+    tests = []
+    for e, lo in _keys(out):
+        c = ctx.comparisons
+        hit = (
+            None
+            if c is None
+            else c[(c["experiment"] == e) & (c["metric"] == PER_CLASS) & (c["loss_b"] == lo)]
+        )
+        tests.append(None if hit is None or hit.empty else hit.iloc[0])
+    out["class_ttest_p"] = [math.nan if t is None else t["p"] for t in tests]
+    out["class_ttest_p_corrected"] = [math.nan if t is None else t["p_corrected"] for t in tests]
+    out["class_ttest_n_classes"] = [math.nan if t is None else t["n"] for t in tests]
+    done = [t for t in tests if t is not None]
+    if done:
+        doc.notes.insert(
+            1,
+            "The paper's own test (Table 1 footnote), paired t across classes of the "
+            "seed-averaged per-class variance: "
+            + "; ".join(
+                f"{t['label']}: p = {fmt_p(t['p_corrected'])} ({int(t['n'])} classes)" for t in done
             )
-    out = pd.DataFrame(records)
-    notes.append(
-        f"Mean ± std over seeds ({seed_range(out)}); statistics of the evaluation split's "
-        "embeddings (Eq. 3), outliers excluded unless configured."
-    )
-    notes.append(seed_test_note(has_seed_tests(df, losses)))
-    tex = latex.table(
-        blocks, "Statistics of intra- and inter-class variance (Eq. 3).", "tab:variance", notes
-    )
-    return out, tex
+            + " (corrected with the exploratory family).",
+        )
+    return out, doc
 
 
-# --------------------------------------------------------------------------- Table 2
-TABLE2_METRICS = [
-    ("mean_active_ratio", "Active ratio"),
-    ("mean_grad_norm", "Gradient norm"),
-    ("loss_decay_epoch", "Loss-decay epoch"),
-]
+def _keys(out: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(zip(out["experiment"], out["loss"], strict=True)) if len(out) else []
 
 
-def decay_cell(runs: pd.DataFrame) -> tuple[str, float, float, int]:
-    """The loss-decay epoch of a loss's seeds: text, mean and std over the seeds that
-    reached it, and how many did."""
-    vals = finite(runs["loss_decay_epoch"])
-    n, epochs = len(runs), int(runs["epochs"].max())
-    if not vals.size:
-        return f"not reached in {epochs}", math.nan, math.nan, 0
-    m, s, k = mean_std(vals)
-    text = pm(m, s, k) if k > 1 else f"{m:.1f}"
-    if k < n:
-        text += f" ({k}/{n} reached)"
-    return text, m, s, k
-
-
-def table2(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
-    """Table 2: greediness metrics (mean over training epochs) per experiment and loss."""
-    exps, losses = experiment_order(df), losses_present(df, loss_labels)
-    records, blocks = [], []
-    tested = has_seed_tests(df, losses)
-    for exp in exps:
-        here = [lo for lo in losses if n_seeds(df, exp, lo)]
-        epochs = int(df[df["experiment"] == exp]["epochs"].max())
-        censored = {"loss_decay_epoch": epochs}
-        cells = {}
-        for loss in here:
-            runs = runs_of(df, exp, loss)
-            rec = {
-                **_identity(runs, exp),
-                "loss": loss,
-                "n_seeds": len(runs),
-                "epochs": int(runs["epochs"].max()),
-            }
-            for key, _ in TABLE2_METRICS[:2]:
-                m, s, n = mean_std(runs[key])
-                rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
-                cells[(loss, key)] = pm(m, s, n)
-            text, m, s, k = decay_cell(runs)
-            rec["loss_decay_epoch_mean"], rec["loss_decay_epoch_std"] = m, s
-            rec["loss_decay_reached"] = k
-            cells[(loss, "loss_decay_epoch")] = text
-            for key, _ in TABLE2_METRICS:
-                rec[f"{key}_p_seeds"] = row_p(df, exp, key, here, loss, censored.get(key))
-            records.append(rec)
-        pairs = [(here[0], lo) for lo in here[1:]] if tested else []
-        columns = [loss_labels.get(lo, lo) for lo in here]
-        columns += [
-            "p (seeds)" if len(here) == 2 else f"p ({loss_labels.get(b, b)})" for _, b in pairs
-        ]
-        rows = [
-            [name]
-            + [cells[(lo, key)] for lo in here]
-            + [p_cell(seed_p(df, exp, key, a, b, censored.get(key))) for a, b in pairs]
-            for key, name in TABLE2_METRICS
-        ]
-        blocks.append(Block(group_name(df, exp), columns, rows))
-    notes = [
-        "Active ratio and gradient norm: mean over training epochs 1..E of the per-epoch values; "
-        "loss-decay epoch: first e with L(e) <= 0.1 L(0), L(0) measured before any update. "
-        "Mean ± std over seeds (loss-decay epoch: over the seeds that reached it).",
-        seed_test_note(tested)
-        + (" Loss-decay epoch: Gehan's rank test when a seed never reached it." if tested else ""),
-    ]
-    tex = latex.table(blocks, "Greediness metrics.", "tab:greediness", notes, first_header="Metric")
-    return pd.DataFrame(records), tex
-
-
-# --------------------------------------------------------------------------- Tables 3, 4
-def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None):
-    """A table laid out like the paper's Tables 3 and 4: one row per loss (plus p rows),
-    one column group per experiment when they fit; ``columns_of(runs)`` gives an
-    experiment's ``[(metric key, header)]``. The CSV has one row per experiment and loss
-    with ``{key}_mean``, ``{key}_std``, ``{key}_p_seeds`` for every key."""
-    exps, losses = experiment_order(df), losses_present(df, loss_labels)
-    records, blocks = [], []
-    for exp in exps:
-        here = [lo for lo in losses if n_seeds(df, exp, lo)]
-        cols = columns_of(df[df["experiment"] == exp])
-        rows = []
-        for loss in here:
-            runs = runs_of(df, exp, loss)
-            rec = {
-                **_identity(runs, exp),
-                "data": runs["data_description"].iloc[0] if "data_description" in runs else "",
-                "loss": loss,
-                "n_seeds": len(runs),
-                **(extra(runs) if extra else {}),
-            }
-            row = [loss_labels.get(loss, loss)]
-            for key, _ in cols:
-                m, s, n = mean_std(runs[key]) if key in runs else (math.nan, math.nan, 0)
-                rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
-                rec[f"{key}_p_seeds"] = row_p(df, exp, key, here, loss)
-                row.append(pm(m, s, n))
-            records.append(rec)
-            rows.append(row)
-        if has_seed_tests(df[df["experiment"] == exp], here):
-            rows += p_rows(df, exp, [k for k, _ in cols], here, loss_labels)
-        blocks.append(Block(group_name(df, exp), [h for _, h in cols], rows))
-    out = pd.DataFrame(records)
-    notes = notes + [
-        f"Mean ± std over seeds ({seed_range(out)}).",
-        seed_test_note(has_seed_tests(df, losses)),
-    ]
-    return out, latex.table(blocks, caption, label, notes)
-
-
-def present(runs: pd.DataFrame, key: str) -> bool:
-    return key in runs and runs[key].notna().any()
-
-
-def single(runs: pd.DataFrame, key: str):
-    """The one value of ``key`` across runs (``a/b`` when they differ, None when absent)."""
-    vals = sorted({int(v) for v in runs[key].dropna()}) if key in runs else []
-    return vals[0] if len(vals) == 1 else (None if not vals else "/".join(map(str, vals)))
-
-
-def table3(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
-    """Table 3: classification accuracy of a k-NN classifier (train embeddings → test
-    embeddings; k from the config, 5 in the paper) and, when computed, of a linear probe."""
-
-    def columns_of(runs):
-        cols = [("knn_accuracy", f"{single(runs, 'knn_k')}-NN acc.")]
-        if present(runs, "linear_probe_accuracy"):
-            cols.append(("linear_probe_accuracy", "Linear probe"))
-        return cols
-
-    notes = [
-        "k-NN: majority vote of the k nearest train embeddings for each test embedding "
-        "(the paper's 'classification accuracy', k = 5); linear probe: logistic regression fitted "
-        "on the train embeddings. Outliers (label -1) excluded."
-    ]
+def table2(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, Doc]:
+    """Table 2: greediness (means over training epochs 1..E) and the two event epochs."""
     return metric_table(
         df,
-        loss_labels,
-        columns_of,
+        ctx,
+        "table2_greediness",
+        "Greediness: active ratio, gradient norm and when the loss and the intra-class "
+        "distance fall.",
+        "tab:greediness",
+        [
+            "Active ratio: share of pairs/triplets with non-zero loss, mean over epochs 1..E. A "
+            "positive pair of Eq. 1 is always active, so contrastive's ratio of all pairs is at "
+            "least its share of positives (0.5) by construction; its negative pairs are what "
+            "it measures. Grad. norm: of all parameters, mean over batches. Loss decay: first "
+            "epoch with L(e) ≤ 0.1 L(0); Intra halved: first epoch with the intra-class "
+            "distance ≤ half its start (Fig. 3)."
+        ],
+    )
+
+
+def table3(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, Doc]:
+    """Table 3: k-NN accuracy (train → test embeddings) and, when computed, a linear probe."""
+    ks = sorted({int(k) for k in df["knn_k"].dropna()}) if "knn_k" in df else []
+    k = "/".join(map(str, ks)) or "k"
+    return metric_table(
+        df,
+        ctx,
+        "table3_classification",
         "Classification accuracy on the test split.",
         "tab:classification",
-        notes,
-        extra=lambda runs: {"knn_k": single(runs, "knn_k")},
+        [
+            f"k-NN acc.: majority vote of the k = {k} nearest train embeddings (the paper's "
+            "'classification accuracy', k = 5); linear probe: logistic regression on the train "
+            "embeddings. Outliers excluded."
+        ],
     )
 
 
-def recall_keys(runs: pd.DataFrame) -> list[str]:
-    """``recall@k`` columns present in the metrics, by k."""
-    keys = [c for c in runs.columns if c.startswith("recall@") and runs[c].notna().any()]
-    return sorted(keys, key=lambda c: int(c.split("@")[1]))
-
-
-def table4(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
-    """Table 4: retrieval recall@k (k from the config, 1/5/10 in the paper) and MAP@R."""
-
-    def columns_of(runs):
-        cols = [(k, f"R@{k.split('@')[1]}") for k in recall_keys(runs)]
-        if present(runs, "map@r"):
-            cols.append(("map@r", "MAP@R"))
-        return cols
-
-    notes = [
-        "Test split as both query set and gallery, each query excluded from its own ranking; "
-        "ranking by dot product of L2-normalised embeddings; R@k: a hit when any of the top k "
-        "shares the query's label. MAP@R as in Musgrave et al. (2020). Outliers are not queries."
-    ]
+def table4(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, Doc]:
+    """Table 4: retrieval recall@k (k from the config) and the ranking metrics."""
     return metric_table(
         df,
-        loss_labels,
-        columns_of,
-        "Retrieval recall@k and MAP@R on the test split.",
+        ctx,
+        "table4_retrieval",
+        "Retrieval on the test split.",
         "tab:retrieval",
-        notes,
+        [
+            "The test split is both queries and gallery, each query excluded from its own "
+            "ranking (dot product of L2-normalised embeddings). R@k: a hit when any of the top "
+            "k shares the query's label; MAP@R as in Musgrave et al. (2020). Outliers are no "
+            "queries."
+        ],
     )
 
 
-#: Table 5 columns, in two panels that each fit a page: metrics.json key -> header.
-GEOMETRY_PANELS = (
-    (
-        "Spectrum",
-        (("effective_rank", "Eff. rank"), ("rankme", "RankMe"), ("spectral_decay", "Spec. decay")),
-    ),
-    (
-        "Pairs and classes",
-        (("alignment", "Align."), ("uniformity", "Unif."), ("nc1", "NC1"), ("cdnv", "CDNV")),
-    ),
-)
-GEOMETRY_COLUMNS = tuple(c for _, cols in GEOMETRY_PANELS for c in cols)
-
-
-def table5(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
-    """Table 5: the embedding geometry the paper argues about but never measures
-    (``dmlstudy.geometry``), on the points the Eq. 3 statistics use, outliers excluded.
-    Two panels (spectrum; pairs and classes), one CSV row per experiment and loss."""
-    notes = {
-        "Spectrum": "Eff. rank: exp of the entropy of the covariance eigenvalues (Roy & Vetterli "
-        "2007); RankMe: the same on singular values (Garrido et al. 2023); Spec. decay: KL(uniform "
-        "|| singular-value spectrum), higher = more concentrated (Roth et al. 2020).",
-        "Pairs and classes": "Align./Unif.: alignment and uniformity (Wang & Isola 2020), lower "
-        "= better; NC1: trace of S_W times the pseudo-inverse of S_B, over C (Papyan et al. 2020); "
-        "CDNV: class-distance-normalised "
-        "variance (Galanti et al. 2022).",
-    }
-    frames, texs = [], []
-    for n, (title, cols) in enumerate(GEOMETRY_PANELS):
-        out, tex = metric_table(
-            df,
-            loss_labels,
-            lambda runs, cols=cols: [(k, h) for k, h in cols if present(runs, k)],
-            f"Embedding geometry of the evaluation split: {title.lower()}.",
-            f"tab:geometry-{'ab'[n]}",
-            [notes[title]],
-        )
-        frames.append(out)
-        texs.append(tex)
-    keys = [c for c in frames[0].columns if not c.endswith(("_mean", "_std", "_p_seeds"))]
-    merged = frames[0].merge(frames[1], on=keys, how="outer") if len(frames[1]) else frames[0]
-    return merged, "\n".join(texs)
+def table5(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, Doc]:
+    """Table 5: the embedding geometry the paper argues about but never measures."""
+    return metric_table(
+        df,
+        ctx,
+        "table5_geometry",
+        "Embedding geometry of the evaluation split (not in the paper).",
+        "tab:geometry",
+        [
+            "Eff. rank: exp of the entropy of the covariance eigenvalues (Roy & Vetterli 2007); "
+            "RankMe: the same on singular values (Garrido et al. 2023); Spec. decay: "
+            "KL(uniform ‖ singular values), higher = more concentrated (Roth et al. 2020); "
+            "Align., Unif.: Wang & Isola (2020), lower = better; NC1: tr(S_W S_B⁺)/C (Papyan "
+            "et al. 2020); CDNV: Galanti et al. (2022). Outliers excluded."
+        ],
+    )

@@ -5,8 +5,8 @@
   (``sweep_points.csv``).
 - ``figures.fig_sensitivity``: the score against the swept value, per loss, mean with a band.
 - :func:`tuned_comparison`: each loss at the config's fixed setting beside its tuned one,
-  with the three-way verdicts of ``claims`` on "triplet beats contrastive" at each setting
-  (``tuned_comparison.{csv,tex}``).
+  with the three-way verdicts of ``comparisons.correct`` on "triplet beats contrastive" at
+  each setting (``tuned_comparison.{csv,tex,html}``).
 """
 
 from __future__ import annotations
@@ -15,31 +15,16 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
-from .. import sweeps
+from .. import catalog, sweeps
 from ..io import write_json
 from ..params import Point, format_value
-from . import latex
-from .claims import C, Claim, T, test_claim, verdict
-from .latex import Block, interval, pm, signed
-from .stats import CORRECTION_NAMES, NO_TEST, adjust, mean_std
-
-METRIC_LABELS = {
-    "knn_accuracy": "k-NN accuracy",
-    "linear_probe_accuracy": "linear-probe accuracy",
-    "map@r": "MAP@R",
-}
-
-
-METRIC_SHORT = {"knn_accuracy": "k-NN acc.", "linear_probe_accuracy": "probe acc."}
-
-
-def metric_label(metric: str) -> str:
-    if metric.startswith("recall@"):
-        return f"Recall@{metric.split('@')[1]}"
-    return METRIC_LABELS.get(metric, metric)
+from .claims import C, T
+from .comparisons import correct
+from .doc import Doc, Group, Panel
+from .latex import column_format, fmt_p, interval, signed
+from .stats import NO_TEST, compare_paired, mean_std
 
 
 def with_points(df: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +148,10 @@ def sweep_points(df: pd.DataFrame, setting: str, experiments: Mapping) -> pd.Dat
 
 
 # --------------------------------------------------------------------------- comparison
+#: The family of the tuned table: its own, corrected with ``statistics.correction``.
+TUNED_FAMILY = "tuned"
+
+
 def comparison_metrics(selections: Sequence[dict]) -> list[str]:
     """The metrics compared on test: k-NN accuracy and MAP@R (the two default selection
     metrics), and the selection metric if it is another, in that order."""
@@ -173,21 +162,18 @@ def comparison_metrics(selections: Sequence[dict]) -> list[str]:
     return out
 
 
-def _setting_rows(df: pd.DataFrame, exp: str, metric: str, setting: str) -> dict:
-    claim = Claim(
-        id=metric,
-        text=f"Triplet has the higher {metric_label(metric)}",
-        metric=metric,
-        higher=T,
-        lower=C,
-        paper_datasets=(),
-        source="",
-        short=f"{metric_label(metric)}: T > C",
-    )
-    runs = df[df["experiment"] == exp]
-    if {C, T} <= set(runs["loss"]) and metric in runs:
-        return test_claim(runs, exp, claim)
-    return {"test": NO_TEST, "p_seeds": math.nan, "difference": math.nan}
+def _seed_values(runs: pd.DataFrame, loss: str, metric: str) -> dict[int, float]:
+    r = runs[runs["loss"] == loss]
+    return {int(s): float(v) for s, v in zip(r["seed"], r[metric], strict=True) if not pd.isna(v)}
+
+
+def triplet_vs_contrastive(runs: pd.DataFrame, metric: str) -> dict:
+    """The paired test of triplet against contrastive on ``metric`` over the seeds both ran
+    (``stats.compare_paired``), as the columns of a comparisons row."""
+    va, vb = _seed_values(runs, C, metric), _seed_values(runs, T, metric)
+    seeds = sorted(set(va) & set(vb))
+    res = compare_paired([va[s] for s in seeds], [vb[s] for s in seeds])
+    return {("difference" if k == "diff" else k): v for k, v in res.as_dict().items()}
 
 
 def tuned_comparison(
@@ -197,13 +183,12 @@ def tuned_comparison(
     experiments: Mapping,
     loss_labels: Mapping[str, str],
     statistics: Mapping,
-) -> tuple[pd.DataFrame, str, pd.DataFrame]:
-    """tuned_comparison.csv and .tex, and tuned_gains.csv: per experiment, metric and setting (fixed = the
-    config's values, tuned = each loss's selected point) every loss's test score over seeds,
-    and the test of "triplet > contrastive" (``claims.test_claim``: paired t on the shared
-    seeds, ...), its p corrected with every other row's (``statistics.correction``) and the
-    three-way verdict. A loss's tuned-minus-fixed gain is in the CSV (its own family)."""
-    method, alpha = statistics["correction"], float(statistics["alpha"])
+) -> tuple[pd.DataFrame, Doc, pd.DataFrame]:
+    """tuned_comparison.csv and its document, and tuned_gains.csv: per experiment, metric and
+    setting (fixed = the config's values, tuned = each loss's selected point) every loss's
+    test score over seeds, and the paired test of "triplet > contrastive" on the shared
+    seeds, corrected with every other row of the table (a family of its own,
+    ``statistics.correction``) by ``comparisons.correct``, with the three-way verdict."""
     sel_of = {s["experiment"]: s for s in selections}
     losses = [lo for lo in loss_labels if lo in set(fixed["loss"]) | set(tuned["loss"])]
     rows = []
@@ -218,8 +203,14 @@ def tuned_comparison(
                     "experiment": exp,
                     "label": experiments[exp]["label"],
                     "metric": metric,
+                    "metric_name": catalog.label(metric),
                     "selection_metric": sel["metric"],
                     "setting": setting,
+                    "loss_a": C,
+                    "loss_b": T,
+                    "claim_id": f"triplet_higher_{metric}",
+                    "claim_direction": 1,
+                    "family": TUNED_FAMILY,
                 }
                 for lo in losses:
                     r = runs[runs["loss"] == lo]
@@ -230,32 +221,15 @@ def tuned_comparison(
                         if setting == "tuned" and lo in sel["losses"]
                         else _fixed_label(sel, lo, experiments[exp])
                     )
-                t = _setting_rows(df, exp, metric, setting)
-                row.update(
-                    {
-                        k: t.get(k, math.nan)
-                        for k in (
-                            "test",
-                            "paired",
-                            "difference",
-                            "ci_low",
-                            "ci_high",
-                            "hedges_g",
-                            "p_seeds",
-                        )
-                    }
-                )
+                if {C, T} <= set(runs["loss"]):
+                    row.update(triplet_vs_contrastive(runs, metric))
+                else:
+                    row.update({"test": NO_TEST, "p": math.nan, "difference": math.nan})
                 rows.append(row)
     out = pd.DataFrame(rows)
     if out.empty:
-        empty = latex.table([], "Fixed vs tuned settings.", "tab:tuned", [])
-        return out, empty, pd.DataFrame()
-    out["p_corrected"] = adjust(out["p_seeds"].to_numpy(float), method)
-    out["correction"] = CORRECTION_NAMES[method]
-    out["alpha"] = alpha
-    out["verdict"] = [
-        verdict(p, d, alpha) for p, d in zip(out["p_corrected"], out["difference"], strict=True)
-    ]
+        return out, Doc("Fixed vs tuned settings.", "tab:tuned", []), pd.DataFrame()
+    out = correct(out, statistics, {TUNED_FAMILY: statistics["correction"]})
     gains = tuning_gains(fixed, tuned, selections, experiments, losses, statistics)
     keys = sorted(
         {
@@ -265,7 +239,7 @@ def tuned_comparison(
             for k in c["values"]
         }
     )
-    return out, _tex(out, gains, experiments, loss_labels, losses, keys), gains
+    return out, _doc(out, gains, experiments, loss_labels, losses, keys), gains
 
 
 def _fixed_label(sel: dict, loss: str, exp_info: Mapping) -> str:
@@ -281,9 +255,7 @@ def _fixed_label(sel: dict, loss: str, exp_info: Mapping) -> str:
 
 def tuning_gains(fixed, tuned, selections, experiments, losses, statistics) -> pd.DataFrame:
     """Per experiment, loss and selection metric: tuned minus fixed on test, paired over
-    seeds, Holm/BH-corrected as their own family."""
-    from .stats import compare
-
+    seeds, corrected as their own family."""
     rows = []
     for sel in selections:
         exp, metric = sel["experiment"], sel["metric"]
@@ -292,11 +264,9 @@ def tuning_gains(fixed, tuned, selections, experiments, losses, statistics) -> p
             b = tuned[(tuned["experiment"] == exp) & (tuned["loss"] == lo)]
             if a.empty or b.empty or metric not in a or metric not in b:
                 continue
-            shared = sorted(set(a["seed"]) & set(b["seed"]))
-            paired = len(shared) >= 2 and len(shared) == len(a) == len(b)
-            va = a.set_index("seed").loc[shared if paired else a["seed"], metric].to_list()
-            vb = b.set_index("seed").loc[shared if paired else b["seed"], metric].to_list()
-            res = compare(va, vb, paired=paired)
+            va, vb = _seed_values(a, lo, metric), _seed_values(b, lo, metric)
+            seeds = sorted(set(va) & set(vb))
+            res = compare_paired([va[s] for s in seeds], [vb[s] for s in seeds])
             rows.append(
                 {
                     "experiment": exp,
@@ -306,18 +276,17 @@ def tuning_gains(fixed, tuned, selections, experiments, losses, statistics) -> p
                     "ci_low": res.ci_low,
                     "ci_high": res.ci_high,
                     "test": res.test,
-                    "p_seeds": res.p,
+                    "n": res.n,
+                    "p": res.p,
+                    "family": "tuned_gains",
                 }
             )
     out = pd.DataFrame(rows)
     if not out.empty:
-        out["p_corrected"] = adjust(out["p_seeds"].to_numpy(float), statistics["correction"])
-        alpha = float(statistics["alpha"])
+        out = correct(out, statistics, {"tuned_gains": statistics["correction"]})
         out["verdict"] = [
-            "no change"
-            if (np.isnan(p) or p >= alpha)
-            else ("tuned better" if d > 0 else "tuned worse")
-            for p, d in zip(out["p_corrected"], out["gain"], strict=True)
+            "no change" if not sig else ("tuned better" if d > 0 else "tuned worse")
+            for sig, d in zip(out["significant"], out["gain"], strict=True)
         ]
     return out
 
@@ -329,45 +298,34 @@ def _values_only(label) -> str:
     return ", ".join(part.split(" = ", 1)[-1] for part in label.split(", "))
 
 
-def p_text(p: float) -> str:
-    """A corrected p at three significant digits (so 0.0497 never reads as 0.050 beside a
-    'supported'), ``< 0.001`` below that."""
-    if p is None or math.isnan(p):
-        return "n/a"
-    return "< 0.001" if p < 1e-3 else f"{p:.3g}"
-
-
-def _tex(out, gains, experiments, loss_labels, losses, keys) -> str:
-    method = out["correction"].iloc[0]
-    alpha = float(out["alpha"].iloc[0])
+def _doc(out, gains, experiments, loss_labels, losses, keys) -> Doc:
+    """Columns: the settings; one row group per experiment and metric."""
+    method, alpha = out["correction"].iloc[0], float(out["alpha"].iloc[0])
+    settings = list(dict.fromkeys(out["setting"]))
     short = {lo: "C" if lo == C else "T" if lo == T else loss_labels.get(lo, lo) for lo in losses}
-    values_row = f"{', '.join(keys) or 'values'} ({' / '.join(short[lo] for lo in losses)})"
-    p_row = f"{method.split('-')[0]} p"
-    blocks = []
+    groups = []
     for exp, egrp in out.groupby("experiment", sort=False):
-        settings = list(dict.fromkeys(egrp["setting"]))
         first = {r["setting"]: r for _, r in egrp.iterrows()}
-        lines = [
-            [values_row]
-            + [
-                " / ".join(_values_only(first[st].get(f"{lo}_setting")) for lo in losses)
-                for st in settings
-            ]
+        head = [f"{', '.join(keys) or 'values'} ({' / '.join(short[lo] for lo in losses)})"] + [
+            " / ".join(_values_only(first[st].get(f"{lo}_setting")) for lo in losses)
+            if st in first
+            else "--"
+            for st in settings
         ]
+        groups.append(Group(f"{experiments[exp]['label']} (scored on test)", [head]))
         for metric, grp in egrp.groupby("metric", sort=False):
             by = {r["setting"]: r for _, r in grp.iterrows()}
             rs = [by.get(st) for st in settings]
-            name = METRIC_SHORT.get(metric, metric_label(metric))
-            for lo in losses:
-                lines.append(
-                    [f"{name}: {loss_labels.get(lo, lo)}"]
-                    + [
-                        "--" if r is None else pm(r[f"{lo}_mean"], r[f"{lo}_std"], r[f"n_{lo}"])
-                        for r in rs
-                    ]
-                )
+            means = [r[f"{lo}_mean"] for r in rs if r is not None for lo in losses]
+            stds = [r[f"{lo}_std"] for r in rs if r is not None for lo in losses]
+            fmt, _ = column_format(means, stds)
+            lines = [
+                [loss_labels.get(lo, lo)]
+                + ["--" if r is None else fmt(r[f"{lo}_mean"], r[f"{lo}_std"]) for r in rs]
+                for lo in losses
+            ]
             lines.append(
-                [f"{name}: T − C [95% CI]"]
+                ["T − C [95% CI]"]
                 + [
                     "--"
                     if r is None
@@ -377,49 +335,42 @@ def _tex(out, gains, experiments, loss_labels, losses, keys) -> str:
                 ]
             )
             lines.append(
-                [f"{name}: T > C? ({p_row})"]
-                + [
-                    "--" if r is None else f"{r['verdict']} ({p_text(r['p_corrected'])})"
-                    for r in rs
-                ]
+                ["T > C?"]
+                + ["--" if r is None else f"{r['verdict']} ({fmt_p(r['p_corrected'])})" for r in rs]
             )
-        title = f"{experiments[exp]['label']} (scored on test)"
-        blocks.append(Block(title, [st.capitalize() for st in settings], lines))
+            groups.append(Group(catalog.label(metric), lines))
     ns = sorted({int(v) for lo in losses for v in out[f"n_{lo}"].dropna() if int(v) > 0})
     sel_metric = {e: m for e, m in zip(out["experiment"], out["selection_metric"], strict=True)}
     notes = [
         "Fixed: the config's setting for every loss. Tuned: each loss's best point of an "
         "equal-size grid on a validation split of the training data (chosen on "
-        + "; ".join(f"{experiments[e]['label']}: {metric_label(m)}" for e, m in sel_metric.items())
-        + f"), trained with {'/'.join(map(str, ns))} seeds, scored once on test. "
-        "Mean ± std over seeds. T − C: triplet minus contrastive, paired t over seeds "
-        "(exact sign-flip at zero variance), 95% CI.",
-        f"p: two-sided, {method}-corrected across the {int(out['p_seeds'].notna().sum())} "
-        f"tests. T > C?: supported (corrected p < {alpha:g}, triplet higher), contradicted "
-        "(corrected p < α, contrastive higher), inconclusive (anything else).",
+        + "; ".join(f"{experiments[e]['label']}: {catalog.label(m)}" for e, m in sel_metric.items())
+        + f"), trained with {'/'.join(map(str, ns))} seeds, scored once on test. Mean ± std "
+        "over seeds. T − C: triplet minus contrastive, paired t over seeds (exact sign-flip "
+        "when every difference is equal), 95% CI.",
+        f"p: {method}-corrected over the {int(out['family_size'].max())} tests of this table "
+        f"(a family of its own). T > C?: supported (p < {alpha:g}, triplet higher), "
+        "contradicted (p < α, contrastive higher), else inconclusive.",
     ]
     if gains is not None and not gains.empty:
         changed = gains[gains["verdict"] != "no change"]
         notes.append(
-            "Tuning changed the selection metric on test (tuned − fixed, paired, "
-            f"{method}-corrected) for "
+            "Tuned − fixed on test (paired, corrected as their own family): "
             + (
                 "; ".join(
-                    f"{loss_labels.get(r['loss'], r['loss'])} on {experiments[r['experiment']]['label']} "
-                    f"({r['gain']:+.3g}, {r['verdict']})"
+                    f"{loss_labels.get(r['loss'], r['loss'])} on "
+                    f"{experiments[r['experiment']]['label']} ({r['gain']:+.3g}, {r['verdict']})"
                     for _, r in changed.iterrows()
                 )
                 if not changed.empty
-                else "no loss"
+                else "no significant change"
             )
-            + "; every gain is in tuned_gains.csv."
+            + " (tuned_gains.csv)."
         )
-    return latex.table(
-        blocks,
+    columns = [""] + [st.capitalize() for st in settings]
+    return Doc(
         "Does triplet still beat contrastive when both losses are tuned?",
         "tab:tuned",
+        [Panel("", columns, groups)],
         notes,
-        first_header="",
-        force="rows",
-        colsep=3.0,
     )

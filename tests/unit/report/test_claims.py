@@ -1,160 +1,135 @@
-"""Three-way verdicts on constructed cases whose answer is known."""
+"""The claims: where each one is the paper's (the confirmatory family), its orientation, the
+verdict rule, and the table a reader gets."""
 
-import math
+from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-from report_fixtures import EXPS, LOSSES, PAPER, SEEDS, STATISTICS, frame, info, make_metrics
-from scipy import stats as sps
+from report_fixtures import (
+    EXPS,
+    LOSS_LABELS,
+    LOSSES,
+    PAPER_DATASET,
+    SEEDS,
+    STATISTICS,
+    frame,
+    make_metrics,
+)
 
+from dmlstudy import catalog
 from dmlstudy.report import claims
+from dmlstudy.report.comparisons import compare_runs
+from dmlstudy.report.doc import to_html, to_latex
 
-MNIST = {"mnist_cnn": info("torchvision_mnist", "cnn", "mnist", label="MNIST")}
-
-
-def claim_runs(tmp_path, held: bool, seeds=SEEDS, exp="mnist_cnn", spread=0.001):
-    """Metrics where every claim of the paper holds (or, with held=False, is reversed),
-    clearly: the seeds differ by ``spread`` steps."""
-    rng = np.random.default_rng(4)
-    ms = []
-    for lo in LOSSES:
-        good = (lo == "triplet") if held else (lo != "triplet")
-        for s in seeds:
-            k = spread * ((s * 7 + (lo == "triplet") * 3) % 5)
-            ms.append(make_metrics(
-                exp, lo, s, rng,
-                intra_mean=(0.3 if good else 0.1) + k, inter_mean=(1.4 if good else 1.2) + k,
-                mean_active_ratio=(0.4 if good else 0.65) + k,
-                mean_grad_norm=(0.27 if good else 0.12) + k,
-                loss_decay_epoch=(43 if good else 27) + s * (2 if lo == "triplet" else 1),
-                knn_accuracy=(0.99 if good else 0.98) + k / 10,
-                effective_rank=(12.0 if good else 9.0) + k,
-                **{"recall@1": (0.92 if good else 0.84) + k},
-            ))  # fmt: skip
-    return ms, frame(tmp_path, ms)
+INFO = {e: {**v, "paper_dataset": PAPER_DATASET[e]} for e, v in EXPS.items()}
 
 
-@pytest.mark.parametrize("held, verdict", [(True, "supported"), (False, "contradicted")])
-def test_significant_same_and_opposite_sign(tmp_path, held, verdict):
-    _, df = claim_runs(tmp_path, held, seeds=tuple(range(8)))
-    cl = claims.evaluate_claims(df, MNIST, PAPER, STATISTICS)
-    assert set(cl["claim_id"]) == {c.id for c in claims.CLAIMS}
-    assert (cl["verdict"] == verdict).all(), cl[["claim_id", "verdict", "p_corrected"]]
-    assert (cl["test"] == "paired t").all() and cl["paired"].all()
-    assert (cl["p_corrected"] < 0.05).all() and (cl["correction"] == "Holm").all()
-    assert cl["seeds_for_80_power"].isna().all()  # only inconclusive claims get one
-    row = cl[cl["claim_id"] == "accuracy"].iloc[0]
-    assert np.sign(row["difference"]) == (1 if held else -1)
-    assert row["ci_low"] < row["difference"] < row["ci_high"]
-    assert row["n_contrastive"] == 8 and row["n_triplet"] == 8
-    assert bool(row["paper_claims_it_here"]) is True
-    assert bool(cl[cl["claim_id"] == "recall_at_1"]["paper_claims_it_here"].iloc[0]) is False
+def test_every_claim_names_its_sentence_and_a_catalogued_metric():
+    for c in claims.CLAIMS:
+        assert c.quote and c.source and c.short
+        assert catalog.get(c.metric).key == c.metric
+        assert {c.higher, c.lower} == {claims.C, claims.T}
+    paper = [c for c in claims.CLAIMS if c.kind == "paper"]
+    assert {c.id for c in paper} >= {"intra_variance", "loss_decay", "intra_collapse", "accuracy"}
+    # nothing is put in the paper's mouth: the collapse is a question it raises
+    collapse = next(c for c in claims.CLAIMS if c.id == "dimensional_collapse")
+    assert collapse.kind == "question" and collapse.datasets == ()
+    assert "potentially" in collapse.quote
 
 
-def test_paired_test_against_scipy_and_holm_by_hand(tmp_path):
-    ms, df = claim_runs(tmp_path, True, seeds=(0, 1, 2, 3), spread=0.02)
-    cl = claims.evaluate_claims(df, MNIST, PAPER, STATISTICS).set_index("claim_id")
-    c = [m["knn_accuracy"] for m in ms if m["loss"] == "contrastive"]
-    t = [m["knn_accuracy"] for m in ms if m["loss"] == "triplet"]
-    assert cl.loc["accuracy", "p_seeds"] == pytest.approx(sps.ttest_rel(t, c).pvalue)
-    assert cl.loc["accuracy", "difference"] == pytest.approx(np.mean(t) - np.mean(c))
-    p = cl["p_seeds"].to_numpy()
-    order = np.argsort(p)
-    holm = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
-    assert cl["p_corrected"].to_numpy()[order] == pytest.approx(np.minimum(holm, 1))
+def test_family_and_direction():
+    c = next(c for c in claims.CLAIMS if c.id == "accuracy")
+    assert c.family("mnist") == "confirmatory" and c.family("synthetic") == "exploratory"
+    assert c.family(None) == "exploratory"
+    assert (
+        c.direction("contrastive", "triplet") == 1 and c.direction("triplet", "contrastive") == -1
+    )
+    assert c.direction("contrastive", "supcon") == 0
+    assert claims.claim_for("knn_accuracy", "triplet", "contrastive") is c
+    assert claims.claim_for("knn_accuracy", "contrastive", "supcon") is None
 
 
-def test_not_significant_is_inconclusive_with_seeds_needed(tmp_path):
-    rng = np.random.default_rng(12)
-    ms = [make_metrics("mnist_cnn", lo, s, rng) for lo in LOSSES for s in SEEDS]  # no shift
-    cl = claims.evaluate_claims(frame(tmp_path, ms), MNIST, PAPER, STATISTICS)
-    row = cl[cl["claim_id"] == "accuracy"].iloc[0]
-    assert row["verdict"] == "inconclusive"
-    assert pd.isna(row["seeds_for_80_power"]) or row["seeds_for_80_power"] > 3
-    assert row["power_level"] == pytest.approx(0.05 / cl["p_seeds"].notna().sum())
+@pytest.mark.parametrize(
+    "p, signed, verdict",
+    [
+        (0.01, 0.3, "supported"),
+        (0.01, -0.3, "contradicted"),
+        (0.2, 0.3, "inconclusive"),
+        (float("nan"), 0.3, "inconclusive"),
+        (0.01, 0.0, "inconclusive"),
+    ],
+)
+def test_verdict_rule(p, signed, verdict):
+    assert claims.verdict(p, signed, 0.05) == verdict
 
 
-def test_unpaired_when_the_seeds_differ(tmp_path):
-    rng = np.random.default_rng(13)
-    ms = [make_metrics("mnist_cnn", "contrastive", s, rng) for s in (0, 1, 2)]
-    ms += [make_metrics("mnist_cnn", "triplet", s, rng) for s in (3, 4, 5)]
-    cl = claims.evaluate_claims(frame(tmp_path, ms), MNIST, PAPER, STATISTICS)
-    assert (cl[cl["claim_id"] != "loss_decay"]["test"] == "Welch t").all()
+@pytest.fixture
+def checked(tmp_path):
+    rng = np.random.default_rng(0)
+    ms = [
+        make_metrics(e, lo, s, rng, shift=0.5 if e == "synthetic_mlp" else 0.0)
+        for e in EXPS
+        for lo in LOSSES
+        for s in SEEDS
+    ]
+    out = compare_runs(frame(tmp_path, ms), INFO, LOSS_LABELS, STATISTICS)
+    return claims.claims_frame(out, {"mnist_cnn": "epochs 10 (paper 50)"})
 
 
-def test_censored_loss_decay_epoch(tmp_path):
-    rng = np.random.default_rng(5)
-    ms = []
-    for lo in LOSSES:
-        for s in range(5):
-            m = make_metrics("mnist_cnn", lo, s, rng)
-            # contrastive reaches 10% of its initial loss in every seed, triplet never
-            m["loss_decay_epoch"] = 3 + s if lo == "contrastive" else None
-            ms.append(m)
-    cl = claims.evaluate_claims(frame(tmp_path, ms), MNIST, PAPER, STATISTICS)
-    row = cl[cl["claim_id"] == "loss_decay"].iloc[0]
-    assert row["test"] == "Gehan rank (censored)" and row["paired"] == False  # noqa: E712
-    assert row["p_seeds"] == pytest.approx(2 / 252)  # complete separation, 5 and 5
-    assert row["difference"] > 0 and math.isnan(row["ci_low"])
-    assert "5/5 contrastive, 0/5 triplet" in row["evidence"]
-    if row["verdict"] == "inconclusive":  # the exact rank test's floor: 2 / C(2n, n) < alpha / m
-        n = int(row["seeds_for_80_power"])
-        assert 2 / math.comb(2 * n, n) < row["power_level"] <= 2 / math.comb(2 * n - 2, n - 1)
-    # neither loss reaches it: no test, inconclusive
-    for m in ms:
-        m["loss_decay_epoch"] = None
-    cl = claims.evaluate_claims(frame(tmp_path / "b", ms), MNIST, PAPER, STATISTICS)
-    row = cl[cl["claim_id"] == "loss_decay"].iloc[0]
-    assert row["verdict"] == "inconclusive" and row["test"] == "none"
+def test_claims_frame_is_oriented_as_the_claims(checked):
+    r = checked[(checked["claim_id"] == "grad_norm") & (checked["experiment"] == "synthetic_mlp")]
+    r = r.iloc[0]
+    # the claim: contrastive has the lower gradient norm, i.e. triplet - contrastive > 0
+    assert (r["higher"], r["lower"]) == ("triplet", "contrastive")
+    assert r["difference_claimed"] == pytest.approx(r["higher_mean"] - r["lower_mean"])
+    assert r["difference_claimed"] > 0  # the fixture's triplet has the larger norm
+    assert r["ci_low_claimed"] <= r["difference_claimed"] <= r["ci_high_claimed"]
+    ar = checked[(checked["claim_id"] == "active_ratio")].iloc[0]
+    # the claim: contrastive higher; the comparison is triplet - contrastive: flipped
+    assert (ar["higher"], ar["lower"]) == ("contrastive", "triplet")
+    assert ar["difference_claimed"] == pytest.approx(ar["higher_mean"] - ar["lower_mean"])
+    # confirmatory rows first, then exploratory, each in the claims' order
+    assert list(dict.fromkeys(checked["family"])) == ["confirmatory", "exploratory"]
+    assert set(checked.loc[checked["experiment"] == "mnist_cnn", "setup_differences"]) == {
+        "epochs 10 (paper 50)"
+    }
 
 
-def test_two_zero_variance_groups_are_not_significant_with_three_seeds(tmp_path):
-    """6.0 ± 0 against 2.0 ± 0: p is the exact test's 0.25 (paired, 3 seeds), never 0."""
-    rng = np.random.default_rng(14)
-    ms = [make_metrics("mnist_cnn", lo, s, rng, loss_decay_epoch=6 if lo == "triplet" else 2)
-          for lo in LOSSES for s in SEEDS]  # fmt: skip
-    cl = claims.evaluate_claims(frame(tmp_path, ms), MNIST, PAPER, STATISTICS)
-    row = cl[cl["claim_id"] == "loss_decay"].iloc[0]
-    assert row["test"] == "exact sign-flip" and row["p_seeds"] == pytest.approx(0.25)
-    assert row["verdict"] == "inconclusive" and row["difference"] == 4
-    m = int(cl["p_seeds"].notna().sum())
-    need = int(row["seeds_for_80_power"])
-    assert 2 / 2**need < 0.05 / m <= 2 / 2 ** (need - 1)
+def test_claims_docs_one_table_per_family(checked):
+    docs = claims.claims_docs(checked, INFO)
+    assert [d.label for d in docs] == ["tab:claims-confirmatory", "tab:claims-exploratory"]
+    conf = docs[0].panels[0]
+    assert conf.columns == ["Experiment", "Δ ± 95% CI", "g", "p", "Verdict"]
+    titles = [g.title for g in conf.groups]
+    assert titles[0].startswith("intra-class variance: T > C")
+    assert all(len(r) == 5 for g in conf.groups for r in g.rows)
+    tex = to_latex(docs[0])
+    assert "Holm-corrected over the" in tex and "\\setlength{\\tabcolsep}" not in tex
+    assert "synthetic\\_mlp" not in tex  # readable names, not identifiers
+    assert "Synthetic" in tex
+    html = to_html(docs[1])
+    assert "<table" in html and "Benjamini-Hochberg" in html and "a question" in html
 
 
-def test_bh_is_an_option(tmp_path):
-    _, df = claim_runs(tmp_path, True, seeds=(0, 1, 2), spread=0.05)
-    holm = claims.evaluate_claims(df, MNIST, PAPER, STATISTICS)
-    bh = claims.evaluate_claims(df, MNIST, PAPER, {"correction": "bh", "alpha": 0.05})
-    assert (bh["p_corrected"] <= holm["p_corrected"] + 1e-12).all()
-    assert (bh["correction"] == "Benjamini-Hochberg").all()
+def test_effect_sizes_beyond_ten_print_as_a_bound(checked):
+    from dmlstudy.report.latex import effect_text
+
+    assert effect_text(34.0) == "> 10" and effect_text(-506.0) == "< −10"
+    assert effect_text(2.456) == "2.5" and effect_text(-0.0063) == "−0.0063"
+    docs = claims.claims_docs(checked, INFO)
+    cells = [r[2] for d in docs for g in d.panels[0].groups for r in g.rows]
+    assert all(
+        c in ("n/a", "> 10", "< −10") or abs(float(c.replace("−", "-"))) <= 10 for c in cells
+    )
 
 
-def test_a_loss_not_run_is_inconclusive(tmp_path):
-    rng = np.random.default_rng(7)
-    df = frame(tmp_path, [make_metrics(e, "contrastive", 0, rng) for e in EXPS])
-    experiments = {"synthetic_mlp": info("synthetic", "mlp", "synthetic"), **MNIST}
-    cl = claims.evaluate_claims(df, experiments, PAPER, STATISTICS)
-    assert (cl["verdict"] == "inconclusive").all()
-    assert (cl["evidence"] == "a loss was not run").all()
-    out, tex = claims.claims_table(cl, experiments)
-    assert len(out) == len(claims.CLAIMS) * 2 and "\\begin{table}" in tex
-
-
-def test_verdict_rule():
-    assert claims.verdict(0.01, 0.3, 0.05) == "supported"
-    assert claims.verdict(0.01, -0.3, 0.05) == "contradicted"
-    assert claims.verdict(0.2, 0.3, 0.05) == "inconclusive"
-    assert claims.verdict(float("nan"), 0.3, 0.05) == "inconclusive"
-
-
-def test_claims_table(tmp_path):
-    _, df = claim_runs(tmp_path, True, seeds=(0, 1, 2))
-    cl = claims.evaluate_claims(df, MNIST, PAPER, STATISTICS)
-    out, tex = claims.claims_table(cl, MNIST)
-    for col in ("verdict", "difference", "ci_low", "ci_high", "p_corrected", "correction",
-                "test", "seeds_for_80_power", "hedges_g"):  # fmt: skip
-        assert col in out
-    assert "p (Holm)" in tex and "resizebox" not in tex
-    assert tex.count("\\emph{") == len(claims.CLAIMS)
+def test_summary_counts_the_verdicts(checked):
+    html = claims.summary_html(checked)
+    conf = checked[checked["family"] == "confirmatory"]
+    n = int((conf["verdict"] == "supported").sum())
+    tested = int(conf["p"].notna().sum())
+    assert (
+        f"<b>Confirmatory</b> ({len(conf)} comparisons, {tested} tested, Holm): {n} supported"
+        in html
+    )
+    assert html.count("<li>") == len(conf)

@@ -1,11 +1,54 @@
-"""Figures 1-3 from constructed metrics, histories and HDF5 files: produced and non-empty."""
+"""Figures 1-3, the spectra and the sensitivity figure from constructed metrics, histories
+and HDF5 files: produced, and set for print (every save is checked: at most 7 in wide, no
+text under 7 pt, no baked-in title, no legend on the data)."""
 
+import re
+
+import matplotlib.figure
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
 
 from dmlstudy import h5io
 from dmlstudy.report import figures
+from dmlstudy.report import pca as figures_pca
+
+SAVED = []
+
+
+@pytest.fixture(autouse=True)
+def print_checks(monkeypatch):
+    """Check every figure as it is saved."""
+    original = matplotlib.figure.Figure.savefig
+
+    def checked(fig, fname, *args, **kwargs):
+        width, _ = fig.get_size_inches()
+        assert width <= figures.PAGE_IN + 1e-6, f"{width} in wide"
+        assert kwargs.get("bbox_inches") is None, "a tight crop changes the printed width"
+        assert fig._suptitle is None, "no baked-in figure title"
+        fig.canvas.draw()
+        for t in fig.findobj(matplotlib.text.Text):
+            if t.get_visible() and t.get_text().strip():
+                assert t.get_fontsize() >= 7, (t.get_text(), t.get_fontsize())
+                assert not re.match(r"Fig\. \d", t.get_text())
+        for ax in fig.axes:
+            leg = ax.get_legend()
+            if leg is not None and ax.get_visible():
+                assert not leg.get_window_extent().overlaps(ax.get_window_extent()), (
+                    "legend on data"
+                )
+        SAVED.append(str(fname))
+        return original(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", checked)
+    SAVED.clear()
+
+
+def pdf_width_pt(path) -> float:
+    box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)", path.read_bytes())
+    return float(box.group(1))
+
 
 LOSSES = ("contrastive", "triplet")
 LOSS_LABELS = {"contrastive": "Contrastive", "triplet": "Triplet"}
@@ -15,6 +58,8 @@ def check_outputs(stem, min_png_kb=20):
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
     assert png.stat().st_size > min_png_kb * 1024
     assert pdf.stat().st_size > 2 * 1024
+    assert pdf_width_pt(pdf) <= 72 * figures.PAGE_IN + 0.5
+    assert str(pdf) in SAVED and str(png) in SAVED
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
@@ -73,7 +118,7 @@ def pca_files(tmp_path):
 
 def test_load_pca_panel_subsamples_the_same_points(pca_files):
     data, emb = pca_files["digits"]
-    panel = figures.load_pca_panel(data, emb, n_samples=50, seed=3)
+    panel = figures_pca.load_pca_panel(data, emb, n_samples=50, seed=3)
     x, y = panel["input"]
     assert x.shape == (50, 64) and x.dtype == np.float32  # images flattened
     assert panel["n_total"] == 120
@@ -81,10 +126,10 @@ def test_load_pca_panel_subsamples_the_same_points(pca_files):
         z, yz = panel["embeddings"][loss]
         assert z.shape == (50, 8)
         np.testing.assert_array_equal(yz, y)
-    again = figures.load_pca_panel(data, emb, n_samples=50, seed=3)
+    again = figures_pca.load_pca_panel(data, emb, n_samples=50, seed=3)
     np.testing.assert_array_equal(again["input"][0], x)  # seeded
     assert panel["class_names"][3] == "digit 3"
-    full = figures.load_pca_panel(data, emb, n_samples=10_000, seed=0)
+    full = figures_pca.load_pca_panel(data, emb, n_samples=10_000, seed=0)
     assert full["input"][0].shape[0] == 120
 
 
@@ -92,17 +137,17 @@ def test_load_pca_panel_rejects_mismatched_embeddings(pca_files):
     data, _ = pca_files["digits"]
     _, emb_other = pca_files["synthetic"]
     with pytest.raises(ValueError, match="test labels differ"):
-        figures.load_pca_panel(data, emb_other, n_samples=50)
+        figures_pca.load_pca_panel(data, emb_other, n_samples=50)
 
 
 def test_fig2_pca(tmp_path, pca_files):
     panels = {
-        name: figures.load_pca_panel(d, e, n_samples=100, seed=0)
+        name: figures_pca.load_pca_panel(d, e, n_samples=100, seed=0)
         for name, (d, e) in pca_files.items()
     }
     stem = tmp_path / "figures" / "fig2_pca"
     labels = {"synthetic": "Synthetic", "digits": "MNIST"}
-    figures.fig2_pca(panels, labels, LOSS_LABELS, stem, dpi=80, seed=0)
+    figures_pca.fig2_pca(panels, labels, LOSS_LABELS, stem, dpi=80, seed=0)
     check_outputs(stem)
 
 
@@ -111,9 +156,9 @@ def test_fig2_pca_one_loss_and_many_classes(tmp_path):
     y = np.repeat(np.arange(30), 4)  # more classes than a legend can hold
     x = rng.normal(size=(len(y), 12)).astype(np.float32)
     data, emb = write_experiment(tmp_path, "many", x[:10], x, y, {"kind": "vectors"})
-    panel = figures.load_pca_panel(data, {"triplet": emb["triplet"]}, n_samples=200)
+    panel = figures_pca.load_pca_panel(data, {"triplet": emb["triplet"]}, n_samples=200)
     stem = tmp_path / "fig2_one"
-    figures.fig2_pca({"many": panel}, {}, LOSS_LABELS, stem, dpi=60)
+    figures_pca.fig2_pca({"many": panel}, {}, LOSS_LABELS, stem, dpi=60)
     check_outputs(stem, min_png_kb=10)
 
 
@@ -209,3 +254,31 @@ def test_fig_spectrum(tmp_path):
     stem = tmp_path / "spectrum"
     figures.fig_spectrum(pd.DataFrame(rows), {"a": "A"}, LOSS_LABELS, stem, dpi=60)
     check_outputs(stem, min_png_kb=10)
+
+
+def test_fig2_names_a_heads_input_as_the_backbones_features(tmp_path):
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(3), 10)
+    x = rng.normal(size=(len(y), 6)).astype(np.float32)
+    attrs = {"kind": "vectors", "backbone": "efficientnet_lite0", "backbone_name": "effnet_lite0"}
+    data, emb = write_experiment(tmp_path, "head", x[:6], x, y, attrs)
+    panel = figures_pca.load_pca_panel(data, emb, n_samples=30)
+    assert panel["input_title"] == "effnet_lite0 features"
+    raw, _ = write_experiment(tmp_path, "raw", x[:6], x, y, {"kind": "vectors"})
+    assert figures_pca.load_pca_panel(raw, emb, n_samples=30)["input_title"] == "input data"
+
+
+def test_fig_sensitivity_is_set_for_print(tmp_path):
+    table = pd.DataFrame(
+        [
+            {"experiment": "e", "label": "Exp", "loss": lo, "point": f"margin = {m}",
+             "segment": f"loss.margin~{m}/", "values": f'{{"loss.margin": {m}}}',
+             "scored_on": "validation", "metric": "knn_accuracy", "mean": 0.8 + 0.01 * m,
+             "std": 0.01, "n_seeds": 3}
+            for lo in LOSSES for m in (0.25, 1.0, 4.0)
+        ]
+    )  # fmt: skip
+    exps = {"e": {"label": "Exp", "fixed_values": {lo: {"loss.margin": 1.0} for lo in LOSSES}}}
+    stem = tmp_path / "sens"
+    figures.fig_sensitivity(table, exps, LOSS_LABELS, stem, [], dpi=60)
+    check_outputs(stem, min_png_kb=5)

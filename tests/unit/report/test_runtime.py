@@ -14,11 +14,12 @@ def test_runtime_table(tmp_path):
         p = tmp_path / f"b{i}.tsv"
         p.write_text(head + f"{secs}\t0:00:{int(secs):02d}\t{rss}\t1\t1\t1\t0\t0\t1\t{secs / 2}\n")
         jobs[str(p)] = {"rule": rule, "job": f"seed={i}"}
-    df = runtime.runtime_table(jobs)
-    assert len(df) == 3 + 2
-    total = df[(df["rule"] == "train_model") & df["job"].str.startswith("TOTAL")].iloc[0]
+    df, totals = runtime.runtime_table(jobs)
+    assert len(df) == 3 and df["s"].sum() == pytest.approx(33.5)  # jobs only: a sum is a sum
+    total = totals[totals["rule"] == "train_model"].iloc[0]
     assert total["s"] == pytest.approx(30.5)
     assert total["max_rss"] == pytest.approx(1100.0)
-    assert total["job"] == "TOTAL (2 jobs)"
+    assert total["n_jobs"] == 2
     assert total["h:m:s"] == "0:00:30"
-    assert runtime.runtime_table({}).empty
+    assert totals["s"].sum() == pytest.approx(df["s"].sum())
+    assert all(frame.empty for frame in runtime.runtime_table({}))

@@ -17,20 +17,6 @@ def test_mean_std_drops_missing_values():
     assert stats.mean_std([])[2] == 0
 
 
-def test_welch_against_scipy_and_hand():
-    a, b = [1.0, 2.0, 4.0], [3.0, 5.0, 8.0, 9.0]
-    res = stats.welch_test(a, b)
-    ref = sps.ttest_ind(b, a, equal_var=False)
-    assert res["p"] == pytest.approx(ref.pvalue) and res["t"] == pytest.approx(ref.statistic)
-    # Welch-Satterthwaite by hand
-    va, vb = np.var(a, ddof=1) / 3, np.var(b, ddof=1) / 4
-    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 3)
-    half = sps.t.ppf(0.975, df) * math.sqrt(va + vb)
-    diff = np.mean(b) - np.mean(a)
-    assert res["df"] == pytest.approx(df)
-    assert res["ci"] == pytest.approx((diff - half, diff + half))
-
-
 def test_paired_against_scipy_and_hand():
     a, b = [1.0, 2.0, 4.0, 3.0], [2.0, 2.5, 5.5, 3.1]
     res = stats.paired_test(a, b)
@@ -49,62 +35,55 @@ def test_hedges_g_by_hand():
     assert math.isnan(stats.hedges_g([1.0, 1.0], [2.0, 2.0]))
 
 
-def test_permutation_p_by_enumeration():
-    a, b = [1.0, 2.0, 3.5], [3.0, 4.0, 6.0]
-    pooled = a + b
-    obs = abs(np.mean(b) - np.mean(a))
-    hits = 0
-    combos = list(itertools.combinations(range(6), 3))
-    for idx in combos:
-        bb = [pooled[i] for i in idx]
-        aa = [pooled[i] for i in range(6) if i not in idx]
-        hits += abs(np.mean(bb) - np.mean(aa)) >= obs - 1e-12
-    assert stats.permutation_p(a, b) == pytest.approx(hits / len(combos))
-    ref = sps.permutation_test((b, a), lambda x, y: np.mean(x) - np.mean(y),
-                               n_resamples=np.inf, alternative="two-sided")  # fmt: skip
-    assert stats.permutation_p(a, b) == pytest.approx(ref.pvalue)
-    # separated groups: the smallest p the test can give
-    assert stats.permutation_p([2.0, 2.0, 2.0], [6.0, 6.0, 6.0]) == pytest.approx(0.1)
-    assert stats.permutation_p([2.0] * 3, [6.0] * 3, paired=True) == pytest.approx(0.25)
+def test_sign_flip_p_by_enumeration():
+    a, b = [1.0, 2.0, 4.0, 3.0], [2.0, 2.5, 5.5, 2.9]
+    d = np.subtract(b, a)
+    obs = abs(d.mean())
+    flips = list(itertools.product((1, -1), repeat=4))
+    hits = sum(abs(np.mean(np.multiply(f, d))) >= obs - 1e-12 for f in flips)
+    assert stats.permutation_p(a, b) == pytest.approx(hits / len(flips))
+    # every difference in one direction: the smallest p, 2 / 2**n
+    assert stats.permutation_p([2.0] * 3, [6.0] * 3) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="paired"):
+        stats.permutation_p(a, b, paired=False)
 
 
-def test_compare_picks_the_test():
+def test_compare_paired_picks_the_test():
     a, b = [1.0, 2.0, 4.0], [3.0, 5.0, 8.0]
-    assert stats.compare(a, b).test == stats.WELCH_T
-    paired = stats.compare(a, b, paired=True)
-    assert paired.test == stats.PAIRED_T and paired.p == pytest.approx(sps.ttest_rel(b, a).pvalue)
-    assert paired.diff == pytest.approx(np.mean(b) - np.mean(a))
-    one = stats.compare([1.0], b)
+    res = stats.compare_paired(a, b)
+    assert res.test == stats.PAIRED_T and res.p == pytest.approx(sps.ttest_rel(b, a).pvalue)
+    assert res.diff == pytest.approx(np.mean(b) - np.mean(a)) and res.n == 3 and res.p_min == 0
+    d = np.subtract(b, a)
+    assert res.d_z == pytest.approx(d.mean() / d.std(ddof=1))
+    one = stats.compare_paired([1.0], [3.0])
     assert one.test == stats.NO_TEST and math.isnan(one.p)
+    # a pair with a missing value is left out, not the whole comparison
+    res = stats.compare_paired([1.0, 2.0, None, 4.0], [3.0, 5.0, 7.0, 8.0])
+    assert res.n == 3 and res.p == pytest.approx(sps.ttest_rel(b, a).pvalue)
 
 
-def test_compare_zero_variance_is_not_p_zero():
-    """6.0 ± 0 against 2.0 ± 0 over 3 seeds: the exact test, p = 0.1, no CI."""
-    res = stats.compare([2.0, 2.0, 2.0], [6.0, 6.0, 6.0])
-    assert res.test == stats.PERMUTATION and res.p == pytest.approx(0.1)
-    assert res.diff == 4.0 and math.isnan(res.ci_low) and res.note == "zero variance"
-    assert stats.compare([2.0] * 5, [6.0] * 5).p == pytest.approx(2 / 252)
-    same = stats.compare([2.0, 2.0], [2.0, 2.0])
-    assert same.p == pytest.approx(1.0)
-    # paired with constant differences
-    res = stats.compare([1.0, 2.0, 3.0], [2.0, 3.0, 4.0], paired=True)
+def test_equal_differences_get_the_exact_sign_flip_test():
+    """6 ± 0 against 2 ± 0 over 5 seeds: every difference 4, the t statistic undefined;
+    the sign-flip p is 2 / 32, which no 5 pairs can go below."""
+    res = stats.compare_paired([2.0] * 5, [6.0] * 5)
+    assert res.test == stats.PAIRED_PERMUTATION and res.p == pytest.approx(0.0625)
+    assert res.p_min == pytest.approx(0.0625) and math.isnan(res.ci_low)
+    assert stats.compare_paired([2.0, 2.0], [2.0, 2.0]).p == pytest.approx(1.0)
+    res = stats.compare_paired([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
     assert res.test == stats.PAIRED_PERMUTATION and res.p == pytest.approx(0.25)
 
 
-def test_compare_censored_is_a_rank_test():
-    # contrastive reached the loss-decay epoch in every seed, triplet in none of 10 epochs
-    res = stats.compare([3.0, 4.0, 5.0], [None, None, float("nan")], censored_at=10)
-    assert res.test == stats.RANK_CENSORED
-    assert res.p == pytest.approx(0.1)  # complete separation of 3 and 3
-    assert res.diff == pytest.approx(11 - 4)  # censored counted as E + 1
-    ranks = sps.rankdata([3, 4, 5, 11, 11, 11])
-    assert res.p == pytest.approx(stats.permutation_p(ranks[:3], ranks[3:]))
-    mixed = stats.compare([3.0, 4.0, None], [5.0, None, None], censored_at=10)
-    assert mixed.test == stats.RANK_CENSORED and 0 < mixed.p <= 1
-    none = stats.compare([None, None], [None, None], censored_at=10)
-    assert none.test == stats.NO_TEST and none.note == "every seed censored"
-    # nothing censored: the ordinary test
-    assert stats.compare([3.0, 4.0, 6.0], [5.0, 7.0, 9.0], censored_at=10).test == stats.WELCH_T
+def test_event_epochs_get_the_sign_test():
+    # contrastive reached the loss-decay epoch in every seed, triplet in none (censored)
+    res = stats.compare_paired([3.0, 4.0, 5.0], [None, None, float("nan")], event=True)
+    assert res.test == stats.SIGN_TEST and (res.a_first, res.b_first, res.ties) == (3, 0, 0)
+    assert res.p == pytest.approx(0.25) == pytest.approx(sps.binomtest(0, 3).pvalue)
+    assert math.isnan(res.diff)  # no mean with censored seeds
+    done = stats.compare_paired([3.0, 4.0, 6.0], [5.0, 7.0, 6.0], event=True)
+    assert (done.a_first, done.b_first, done.ties) == (2, 0, 1)
+    assert done.diff == pytest.approx(5 / 3) and done.p_min == pytest.approx(0.5)
+    none = stats.compare_paired([None, None], [None, None], event=True)
+    assert none.test == stats.NO_TEST and none.ties == 0 and "no pair" in none.note
 
 
 def test_holm_by_hand():
@@ -142,15 +121,5 @@ def test_power_by_simulation():
 
 
 def test_seeds_for_exact():
-    assert stats.seeds_for_exact(0.05) == 4  # 2 / C(8, 4) = 0.029; 3 gives 0.1
-    assert stats.seeds_for_exact(0.05, paired=True) == 6  # 2 / 64 = 0.031
-    assert stats.seeds_for_exact(0.05 / 14) == 6  # 2 / C(12, 6) = 0.0022
-
-
-def test_standardized_effect():
-    a, b = [1.0, 2.0, 3.0], [3.0, 4.0, 5.0]
-    assert stats.standardized_effect(a, b, paired=False) == pytest.approx(2.0)
-    d = np.array([1.0, 2.0, 4.0])
-    assert stats.standardized_effect([0, 0, 0], d, paired=True) == pytest.approx(
-        d.mean() / d.std(ddof=1)
-    )
+    assert stats.seeds_for_exact(0.05) == 6  # 2 / 64 = 0.031; 5 gives 0.0625
+    assert stats.seeds_for_exact(0.05 / 14) == 10  # 2 / 1024 = 0.002 < 0.0036

@@ -1,5 +1,5 @@
-"""Tables 1-4 on metrics built here: every number must equal the mean/std of the
-metrics.json files it came from; the layout follows the paper's where it fits a page."""
+"""Tables 1-5 on metrics built here: every number is the mean/std of the metrics.json
+files it came from, every p the comparison's, one precision per column."""
 
 import math
 import re
@@ -7,10 +7,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import EXPS, LOSS_LABELS, LOSSES, SEEDS, frame, make_metrics
-from scipy import stats
+from report_fixtures import EXPS, LOSS_LABELS, LOSSES, SEEDS, context, frame, make_metrics
 
-from dmlstudy.report import latex, tables
+from dmlstudy.report import comparisons, tables
+from dmlstudy.report.doc import to_latex
+
+MAKERS = (tables.table1, tables.table2, tables.table3, tables.table4, tables.table5)
 
 
 @pytest.fixture
@@ -29,176 +31,142 @@ def values(ms, exp, loss, key):
     return [m[key] for m in ms if m["experiment"] == exp and m["loss"] == loss]
 
 
-def body_rows(tex):
-    """The data rows between \\midrule and \\bottomrule, split into cells (row-group
-    headings and spacing left out)."""
-    body = tex.split("\\midrule\n", 1)[1].split("\\bottomrule", 1)[0]
-    return [
-        r.rstrip(" \\").split(" & ")
-        for r in body.strip().splitlines()
-        if not r.startswith(("\\multicolumn", "\\addlinespace", "\\midrule"))
-    ]
+def cells(doc, header):
+    """``{(group title, row label): cell}`` of the column ``header`` in any panel."""
+    out = {}
+    for p in doc.panels:
+        if header in p.columns:
+            j = p.columns.index(header)
+            out.update({(g.title, r[0]): r[j] for g in p.groups for r in g.rows})
+    return out
 
 
-def group_titles(tex):
-    return re.findall(r"\\multicolumn\{\d+\}\{[cl]\}\{(?:\\emph\{)?([^}]*)\}", tex)
+def decimals(cell: str) -> int:
+    first = cell.split(" ± ")[0].replace("−", "-")
+    return len(first.split(".")[1]) if "." in first else 0
 
 
-def check_booktabs(tex):
-    for cmd in ("\\toprule", "\\bottomrule", "\\begin{tabular}", "\\end{table}"):
-        assert tex.count(cmd) == 1, cmd
-    assert "resizebox" not in tex and "\\footnotesize" in tex
-
-
-# --------------------------------------------------------------------------- Table 3
-def test_table3_structure_and_values(runs):
+@pytest.mark.parametrize("make", MAKERS)
+def test_every_cell_is_the_runs_mean_and_std(runs, make):
     ms, df = runs
-    out, tex = tables.table3(df, LOSS_LABELS)
+    ctx = context(df)
+    out, doc = make(df, ctx)
     assert len(out) == len(EXPS) * len(LOSSES)
-    assert list(out["experiment"].unique()) == list(EXPS)
-    for col in ("knn_k", "knn_accuracy_mean", "knn_accuracy_std", "knn_accuracy_p_seeds",
-                "linear_probe_accuracy_mean", "linear_probe_accuracy_std", "n_seeds"):  # fmt: skip
-        assert col in out.columns
-    for e in EXPS:
-        for lo in LOSSES:
-            row = out[(out["experiment"] == e) & (out["loss"] == lo)].iloc[0]
-            for key in ("knn_accuracy", "linear_probe_accuracy"):
-                v = values(ms, e, lo, key)
-                assert row[f"{key}_mean"] == pytest.approx(np.mean(v))
-                assert row[f"{key}_std"] == pytest.approx(np.std(v, ddof=1))
-            assert row["n_seeds"] == len(SEEDS) and row["knn_k"] == 5
-        a = values(ms, e, "contrastive", "knn_accuracy")
-        b = values(ms, e, "triplet", "knn_accuracy")
-        p = stats.ttest_ind(a, b, equal_var=False).pvalue
-        assert out[out["experiment"] == e]["knn_accuracy_p_seeds"].iloc[0] == pytest.approx(p)
-    check_booktabs(tex)
-    # the paper's layout (a column group per experiment) when it fits, else row groups
-    assert group_titles(tex) == [v["label"] for v in EXPS.values()]
-    assert "5-NN acc. & Linear probe" in tex
-    rows = body_rows(tex)
-    assert {r[0] for r in rows} == {"Contrastive", "Triplet", "p (seeds)"}
-    assert sum(len(r) - 1 for r in rows) == 3 * 4
-    r = out[(out["experiment"] == "mnist_cnn") & (out["loss"] == "triplet")].iloc[0]
-    cell = latex.tex_escape(latex.pm(r["knn_accuracy_mean"], r["knn_accuracy_std"], 3))
-    assert f"Triplet & {cell}" in tex or f"& {cell} & " in tex
-    assert "Welch" in tex
+    means = [c for c in out.columns if c.endswith("_mean") and not c.startswith("inter_dist")]
+    assert means
+    for col in means:
+        key = col.removesuffix("_mean")
+        for e in EXPS:
+            for lo in LOSSES:
+                row = out[(out["experiment"] == e) & (out["loss"] == lo)].iloc[0]
+                vals = values(ms, e, lo, key)
+                if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in vals):
+                    continue
+                assert row[col] == pytest.approx(np.mean(vals)), (col, e, lo)
+                assert row[f"{key}_std"] == pytest.approx(np.std(vals, ddof=1)), (col, e, lo)
 
 
-def test_table3_without_linear_probe(tmp_path):
-    rng = np.random.default_rng(1)
-    ms = [make_metrics("mnist_cnn", lo, s, rng) for lo in LOSSES for s in SEEDS]
-    for m in ms:
-        del m["linear_probe_accuracy"]
-    out, tex = tables.table3(frame(tmp_path, ms), LOSS_LABELS)
-    assert "linear_probe_accuracy_mean" not in out
-    assert "Linear probe" not in tex
-    assert all(len(r) == 2 for r in body_rows(tex))
+@pytest.mark.parametrize("make", MAKERS)
+def test_one_precision_per_column_and_real_minus_signs(runs, make):
+    _, df = runs
+    _, doc = make(df, context(df))
+    for p in doc.panels:
+        for j in range(1, len(p.columns)):
+            col = [r[j] for g in p.groups for r in g.rows if r[0] in LOSS_LABELS.values()]
+            col = [c for c in col if "±" in c]
+            assert len({decimals(c) for c in col}) <= 1, (p.columns[j], col)
+            assert not any(re.search(r"(^|\s)-\d", c) for c in col)
 
 
-# --------------------------------------------------------------------------- Table 4
-def test_table4_structure_and_values(runs):
-    ms, df = runs
-    out, tex = tables.table4(df, LOSS_LABELS)
-    assert len(out) == 4
-    keys = ["recall@1", "recall@5", "recall@10", "map@r"]
-    for e in EXPS:
-        for lo in LOSSES:
-            row = out[(out["experiment"] == e) & (out["loss"] == lo)].iloc[0]
-            for key in keys:
-                assert row[f"{key}_mean"] == pytest.approx(np.mean(values(ms, e, lo, key)))
-                assert row[f"{key}_std"] == pytest.approx(np.std(values(ms, e, lo, key), ddof=1))
-    check_booktabs(tex)
-    # eight columns do not fit side by side: one row group per experiment
-    assert group_titles(tex) == [v["label"] for v in EXPS.values()]
-    assert "Loss & R@1 & R@5 & R@10 & MAP@R \\\\" in tex  # by k numerically, then MAP@R
-    rows = body_rows(tex)
-    assert len(rows) == 6 and all(len(r) == 5 for r in rows)
+@pytest.mark.parametrize("make", MAKERS)
+def test_p_cells_are_the_comparisons(runs, make):
+    _, df = runs
+    ctx = context(df)
+    out, doc = make(df, ctx)
+    checked = 0
+    for p in doc.panels:
+        for g in p.groups:
+            exp = next(e for e, v in EXPS.items() if v["label"] == g.title)
+            row = next(r for r in g.rows if r[0] == "p")
+            for j, header in enumerate(p.columns[1:], start=1):
+                key = next(m.key for m in tables._columns(df, p_table(make), p.title or None)
+                           if header == m.header or header.startswith(m.header + " ["))  # fmt: skip
+                cmp = comparisons.lookup(ctx.comparisons, exp, key, "contrastive", "triplet")
+                assert row[j] == tables.p_cell(cmp)
+                if cmp is not None and not math.isnan(cmp["p"]):
+                    rec = out[(out["experiment"] == exp) & (out["loss"] == "triplet")].iloc[0]
+                    assert rec[f"{key}_p_corrected_vs_contrastive"] == pytest.approx(
+                        cmp["p_corrected"]
+                    )
+                checked += 1
+    assert checked
 
 
-def test_significance_marker(runs):
-    ms, df = runs
-    _, tex = tables.table4(df, LOSS_LABELS)
-    p_rows = [r for r in body_rows(tex) if r[0] == "p (seeds)"]
-    # synthetic_mlp: triplet recall@1 is 0.05 higher with seed noise 0.005 → significant
-    p = tables.seed_p(df, "synthetic_mlp", "recall@1", "contrastive", "triplet")
-    assert p < 0.05 and p_rows[0][1].endswith("*")
-    p = tables.seed_p(df, "mnist_cnn", "map@r", "contrastive", "triplet")
-    assert p_rows[1][4] == latex.tex_escape(tables.p_cell(p))
+def p_table(make):
+    return {
+        tables.table1: "table1_variance",
+        tables.table2: "table2_greediness",
+        tables.table3: "table3_classification",
+        tables.table4: "table4_retrieval",
+        tables.table5: "table5_geometry",
+    }[make]
 
 
 def test_single_seed_has_no_test(tmp_path):
     rng = np.random.default_rng(2)
     df = frame(tmp_path, [make_metrics(e, lo, 0, rng) for e in EXPS for lo in LOSSES])
-    for fn in (tables.table1, tables.table2, tables.table3, tables.table4):
-        out, tex = fn(df, LOSS_LABELS)
-        assert "p (seeds)" not in tex.split("\\bottomrule")[0]
-        assert "fewer than 2 seeds per loss" in tex
-        assert all(pd.isna(v) for c in out.columns if c.endswith("_p_seeds") for v in out[c])
-        assert "$\\pm$" not in tex.split("\\midrule")[1].split("\\bottomrule")[0]
+    for make in MAKERS:
+        _, doc = make(df, context(df))
+        p_rows = [r for p in doc.panels for g in p.groups for r in g.rows if r[0] == "p"]
+        assert p_rows and all(c == "n/a" for r in p_rows for c in r[1:])
+        assert "±" not in "".join(
+            c for p in doc.panels for g in p.groups for r in g.rows for c in r
+        )
 
 
-# --------------------------------------------------------------------------- Tables 1, 2
-def test_table1_seed_tests(runs):
-    ms, df = runs
-    out, tex = tables.table1(df, LOSS_LABELS)
-    for key in ("intra_mean", "intra_var", "inter_mean", "inter_var"):
-        assert f"{key}_p_seeds" in out
-    rows = body_rows(tex)
-    assert [r[0] for r in rows] == ["Contrastive", "Triplet", "p (seeds)"] * 2
-    assert all(len(r) == 5 for r in rows)
-    row = out[(out["experiment"] == "synthetic_mlp") & (out["loss"] == "triplet")].iloc[0]
-    assert row["intra_mean_mean"] == pytest.approx(
-        np.mean(values(ms, "synthetic_mlp", "triplet", "intra_mean"))
-    )
-    assert "Paired t-test across 4 classes" in tex
-    t = tables.class_ttest(df, "mnist_cnn", "contrastive", "triplet")
-    assert row["ttest_t"] != t["t"] or math.isnan(t["t"])  # one test per experiment
+def test_event_epochs_print_as_bounds_when_censored(tmp_path):
+    rng = np.random.default_rng(4)
+    decay = {"contrastive": [None, None, 12], "triplet": [4, 5, 6]}
+    ms = [
+        make_metrics("mnist_cnn", lo, s, rng, loss_decay_epoch=decay[lo][s], epochs=20,
+                     intra_collapse_epoch=None)
+        for lo in LOSSES
+        for s in SEEDS
+    ]  # fmt: skip
+    df = frame(tmp_path, ms)
+    out, doc = tables.table2(df, context(df))
+    decay_cells = cells(doc, "Loss decay")
+    assert decay_cells[("MNIST (5k subset)", "Contrastive")] == "> 17.3"  # (20 + 20 + 12) / 3
+    assert decay_cells[("MNIST (5k subset)", "Triplet")] == "5.0 ± 1.0"
+    assert cells(doc, "Intra halved")[("MNIST (5k subset)", "Triplet")] == "> 20"  # never
+    row = out[out["loss"] == "contrastive"].iloc[0]
+    assert row["loss_decay_epoch_reached"] == 1 and math.isnan(row["loss_decay_epoch_mean"])
+    assert "a lower bound" in " ".join(doc.notes)
 
 
-def test_table1_notes_do_not_repeat_the_label(tmp_path):
-    rng = np.random.default_rng(8)
-    ms = [make_metrics("synthetic_mlp", lo, s, rng, data_description="Synthetic (§3.1)")
-          for lo in LOSSES for s in SEEDS]  # fmt: skip
-    _, tex = tables.table1(frame(tmp_path, ms), LOSS_LABELS)
-    assert "Synthetic (\\S{}3.1). Paired" in tex and "Synthetic (Synthetic" not in tex
-
-
-def test_table2_p_column(runs):
-    ms, df = runs
-    out, tex = tables.table2(df, LOSS_LABELS)
-    assert "Metric & Contrastive & Triplet & p (seeds) \\\\" in tex
-    rows = body_rows(tex)
-    assert [r[0] for r in rows] == ["Active ratio", "Gradient norm", "Loss-decay epoch"] * 2
-    assert all(len(r) == 4 for r in rows)
-    row = out[(out["experiment"] == "mnist_cnn") & (out["loss"] == "contrastive")].iloc[0]
-    assert row["mean_grad_norm_mean"] == pytest.approx(
-        np.mean(values(ms, "mnist_cnn", "contrastive", "mean_grad_norm"))
-    )
-    assert "loss_decay_epoch_p_seeds" in out
-
-
-def test_table2_zero_variance_is_not_significant(tmp_path):
-    """6.0 ± 0 against 2.0 ± 0 over 3 seeds printed p = 0 before; now the exact test."""
-    rng = np.random.default_rng(9)
-    ms = [make_metrics("mnist_cnn", lo, s, rng, loss_decay_epoch=6 if lo == "triplet" else 2)
-          for lo in LOSSES for s in SEEDS]  # fmt: skip
-    out, tex = tables.table2(frame(tmp_path, ms), LOSS_LABELS)
-    assert out["loss_decay_epoch_p_seeds"].tolist() == pytest.approx([0.1, 0.1])
-    assert "2 $\\pm$ 0 & 6 $\\pm$ 0 & 0.100 \\\\" in tex
+def test_active_ratio_by_pair_kind_and_its_floor(runs):
+    _, df = runs
+    out, doc = tables.table2(df, context(df))
+    pos = cells(doc, "Positive pairs")
+    assert pos[("Synthetic", "Contrastive")] == "1 ± 0" or pos[
+        ("Synthetic", "Contrastive")
+    ].startswith("1.0")
+    assert pos[("Synthetic", "Triplet")] == "n/a"
+    assert "by construction" in " ".join(doc.notes)
 
 
 def test_a_third_loss_is_a_row_of_its_own(tmp_path):
     rng = np.random.default_rng(10)
     labels = {**LOSS_LABELS, "toy": "Toy loss"}
     ms = [make_metrics("mnist_cnn", lo, s, rng) for lo in labels for s in SEEDS]
-    for fn in (tables.table1, tables.table3, tables.table4):
-        out, tex = fn(frame(tmp_path, ms), labels)
+    df = frame(tmp_path, ms)
+    ctx = context(df, loss_labels=labels)
+    for make in (tables.table1, tables.table3, tables.table4):
+        out, doc = make(df, ctx)
         assert list(out["loss"]) == ["contrastive", "triplet", "toy"]
-        firsts = [r[0] for r in body_rows(tex)]
-        assert firsts[:3] == ["Contrastive", "Triplet", "Toy loss"]
-        assert "p (Triplet vs Contrastive)" in firsts and "p (Toy loss vs Contrastive)" in firsts
-    out, _ = tables.table3(frame(tmp_path, ms), labels)
-    assert math.isnan(out["knn_accuracy_p_seeds"].iloc[0])  # the reference row: no single p
+        firsts = [r[0] for g in doc.panels[0].groups for r in g.rows]
+        assert firsts == ["Contrastive", "Triplet", "Toy loss", "p, Triplet", "p, Toy loss"]
+        assert "against the first" in " ".join(doc.notes)
 
 
 def test_experiments_in_config_order(tmp_path):
@@ -207,15 +175,6 @@ def test_experiments_in_config_order(tmp_path):
         tmp_path, [make_metrics(e, lo, 0, rng) for e in reversed(list(EXPS)) for lo in LOSSES]
     )
     assert list(dict.fromkeys(df["experiment"])) == list(EXPS)
-
-
-def test_write(tmp_path, runs):
-    _, df = runs
-    out, tex = tables.table3(df, LOSS_LABELS)
-    latex.write(out, tex, tmp_path / "t" / "t3.csv", tmp_path / "t" / "t3.tex")
-    back = pd.read_csv(tmp_path / "t" / "t3.csv")
-    assert back.shape == out.shape
-    assert (tmp_path / "t" / "t3.tex").read_text() == tex
 
 
 def test_table_groups_name_the_preset(tmp_path):
@@ -229,8 +188,10 @@ def test_table_groups_name_the_preset(tmp_path):
     exps = {"paper_exp": {"label": "Synthetic", "preset": "paper"},
             "code_exp": {"label": "Synthetic", "preset": "authors_code"}}  # fmt: skip
     df = frame(tmp_path, ms, exps)
+    ctx = context(df, {e: {**v, "paper_dataset": "synthetic"} for e, v in exps.items()})
     for make in (tables.table1, tables.table2):
-        out, tex = make(df, LOSS_LABELS)
+        out, doc = make(df, ctx)
+        tex = to_latex(doc)
         assert "Synthetic [authors\\_code]" in tex
         assert "Synthetic [paper]" not in tex  # the paper reading keeps the bare label
         assert set(out["preset"]) == {"paper", "authors_code"}
@@ -240,21 +201,20 @@ def test_one_loss_one_seed(tmp_path):
     """A config that trains only one loss with one seed (tests/config/tiny_head.yaml)."""
     rng = np.random.default_rng(7)
     df = frame(tmp_path, [make_metrics(e, "contrastive", 0, rng) for e in EXPS])
-    for fn in (tables.table1, tables.table2, tables.table3, tables.table4):
-        out, tex = fn(df, LOSS_LABELS)
+    for make in MAKERS:
+        out, doc = make(df, context(df))
         assert set(out["loss"]) == {"contrastive"} and len(out) == 2
-        assert "Triplet" not in tex
+        assert "Triplet" not in to_latex(doc)
 
 
-def test_table5_geometry_values_are_the_runs_means(runs):
-    ms, df = runs
-    out, tex = tables.table5(df, LOSS_LABELS)
-    assert len(out) == 4
-    for e in EXPS:
-        for lo in LOSSES:
-            row = out[(out["experiment"] == e) & (out["loss"] == lo)].iloc[0]
-            for key, _ in tables.GEOMETRY_COLUMNS:
-                assert row[f"{key}_mean"] == pytest.approx(np.mean(values(ms, e, lo, key)))
-    # two panels that each fit a page (the compile test checks the widths)
-    assert tex.count("\\toprule") == 2 and tex.count("\\bottomrule") == 2
-    assert "Eff. rank" in tex and "CDNV" in tex
+def test_table1_reports_the_papers_own_test(runs):
+    _, df = runs
+    ctx = context(df)
+    out, doc = tables.table1(df, ctx)
+    c = ctx.comparisons
+    test = c[(c["metric"] == comparisons.PER_CLASS) & (c["experiment"] == "mnist_cnn")].iloc[0]
+    row = out[(out["experiment"] == "mnist_cnn") & (out["loss"] == "triplet")].iloc[0]
+    assert row["class_ttest_p_corrected"] == pytest.approx(test["p_corrected"])
+    assert row["class_ttest_n_classes"] == 4
+    assert "paired t across classes" in " ".join(doc.notes)
+    assert pd.notna(row["inter_dist_mean_mean"])

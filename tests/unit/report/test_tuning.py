@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from dmlstudy.report import figures, tuning
+from dmlstudy.report.doc import to_latex
 
 LABELS = {"contrastive": "Contrastive", "triplet": "Triplet"}
 EXPS = {
@@ -19,7 +20,7 @@ EXPS = {
         "fixed_values": {"contrastive": {"loss.margin": 1.0}, "triplet": {"loss.margin": 1.0}},
     }
 }
-STATS = {"correction": "holm", "alpha": 0.05}
+STATS = {"correction": "holm", "exploratory_correction": "bh", "alpha": 0.05}
 
 
 def run(loss, seed, margin=None, validation=None, **metrics):
@@ -116,22 +117,24 @@ def test_tuned_comparison_verdicts_follow_the_corrected_paired_test():
     t_tuned = [0.90, 0.93, 0.91, 0.92, 0.90]  # triplet clearly higher once both are tuned
     fixed, tuned = _test_runs(c_fixed, t_fixed, c_tuned, t_tuned)
     sel = tuning.select_points(validation_runs(), "e", GRIDS, "auto")
-    table, tex, gains = tuning.tuned_comparison(fixed, tuned, [sel], EXPS, LABELS, STATS)
+    table, doc, gains = tuning.tuned_comparison(fixed, tuned, [sel], EXPS, LABELS, STATS)
+    tex = to_latex(doc)
     knn = table[table["metric"] == "knn_accuracy"].set_index("setting")
     assert knn.loc["fixed", "verdict"] == "contradicted"
     assert knn.loc["tuned", "verdict"] == "supported"
     assert knn.loc["tuned", "difference"] == pytest.approx(np.mean(t_tuned) - np.mean(c_tuned))
     p = stats.ttest_rel(t_tuned, c_tuned).pvalue
-    assert knn.loc["tuned", "p_seeds"] == pytest.approx(p)
+    assert knn.loc["tuned", "p"] == pytest.approx(p)
     # Holm over the 4 rows (2 metrics x 2 settings; map@r repeats knn here): p sorted
     # ascending, the i-th (0-based) multiplied by 4 - i, made monotone, capped at 1
-    ps = np.sort(table["p_seeds"].to_numpy())
+    ps = np.sort(table["p"].to_numpy())
     holm = np.minimum(1, np.maximum.accumulate(ps * (4 - np.arange(4))))
     assert np.allclose(np.sort(table["p_corrected"].to_numpy()), holm)
     assert knn.loc["tuned", "contrastive_setting"] == "margin = 1.0"
     assert knn.loc["tuned", "triplet_setting"] == "margin = 0.5"
     assert knn.loc["fixed", "triplet_setting"] == "margin = 1.0"
     assert "contradicted" in tex and "supported" in tex and "1.0 / 0.5" in tex
+    assert "\\setlength{\\tabcolsep}" not in tex and "T $-$ C [95\\% CI]" in tex
     g = gains.set_index("loss")
     assert g.loc["triplet", "gain"] == pytest.approx(np.mean(t_tuned) - np.mean(t_fixed))
     assert g.loc["triplet", "verdict"] == "tuned better"
