@@ -196,7 +196,7 @@ def _retrieval(
     x,
     y,
     ks: Sequence[int],
-    want_map: bool,
+    want_r: bool,
     query_mask,
     chunk_size: int | None,
     memory_mb: float,
@@ -229,33 +229,35 @@ def _retrieval(
     # R for each query: other items with its label anywhere in the gallery.
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     r_all = counts[inverse] - 1
-    if want_map:
+    if want_r:
         # Group queries by class (larger R first) so each chunk's K follows its own R.
         order = np.lexsort((queries, labels[queries], -r_all[queries]))
         queries = queries[order]
-    r_q = r_all[queries] if want_map else np.zeros(queries.size, dtype=np.int64)
+    r_q = r_all[queries] if want_r else np.zeros(queries.size, dtype=np.int64)
 
     unit = unit_rows(emb)
     gal = Gallery(unit, device)
     hits = dict.fromkeys(ks, 0)
     ap_sum = 0.0
+    rp_sum = 0.0  # R-Precision
+    p1_hits = 0  # P@1 over the queries with R > 0
     n_map = 0
 
     # Bytes per query row: similarities (4 n) plus the top-K block (values 4, indices 8,
     # labels 8, relevance/cumsum/precision ~ 20 per entry).
-    k_bound = max(k_max, int(r_q.max()) if want_map else 0)
+    k_bound = max(k_max, int(r_q.max()) if want_r else 0)
     step = chunk_rows(chunk_size, 4 * n + 40 * k_bound, memory_mb)
     start = 0
     while start < queries.size:
         stop = min(start + step, queries.size)
-        if want_map and chunk_size is None:
+        if want_r and chunk_size is None:
             # The first query of a chunk has the largest R: re-size chunk to it.
             kk = max(k_max, int(r_q[start]))
             stop = min(start + chunk_rows(None, 4 * n + 40 * kk, memory_mb), queries.size)
         q_idx = queries[start:stop]
         c = q_idx.shape[0]
         r_chunk = r_q[start:stop]
-        kk = min(max(k_max, int(r_chunk.max()) if want_map else 0), n - 1)
+        kk = min(max(k_max, int(r_chunk.max()) if want_r else 0), n - 1)
         if kk == 0:  # only lone queries for MAP@R and no recall asked
             start = stop
             continue
@@ -267,7 +269,7 @@ def _retrieval(
         for k in ks:
             hits[k] += int(match[:, :k].any(axis=1).sum())
 
-        if want_map:
+        if want_r:
             valid = r_chunk > 0
             if valid.any():
                 rank = np.arange(1, kk + 1)
@@ -275,12 +277,16 @@ def _retrieval(
                 cum = rel.cumsum(axis=1, dtype=np.int32)
                 prec_sum = (cum / rank * rel).sum(axis=1)
                 ap_sum += float((prec_sum[valid] / r_chunk[valid]).sum())
+                rp_sum += float((cum[valid, -1] / r_chunk[valid]).sum())
+                p1_hits += int(match[valid, 0].sum())
                 n_map += int(valid.sum())
         start = stop
 
     out: dict = {"recall": {k: hits[k] / queries.size for k in ks}}
-    if want_map:
+    if want_r:
         out["map_at_r"] = ap_sum / n_map if n_map else math.nan
+        out["r_precision"] = rp_sum / n_map if n_map else math.nan
+        out["precision_at_1"] = p1_hits / n_map if n_map else math.nan
     return out
 
 
@@ -327,11 +333,20 @@ def retrieval_metrics(
     query_mask=None,
     memory_mb: float = DEFAULT_MEMORY_MB,
     device: str = "cpu",
+    precision: bool = False,
 ) -> dict[str, float]:
     """Recall@k for each k and MAP@R from one top-K search per query chunk,
-    K = max(max(ks), R). Returns ``{"recall@1": ..., "recall@5": ..., "map@r": ...}``."""
+    K = max(max(ks), R). Returns ``{"recall@1": ..., "recall@5": ..., "map@r": ...}``.
+
+    ``precision``: also the reality check's ``"precision@1"`` (P@1) and ``"r_precision"``
+    (R-Precision), from the same rankings, after ``"map@r"``. Like MAP@R they average over
+    the queries with R > 0 (NaN if there is none); the other values are identical either
+    way. Off by default so the dict keeps the keys it always had."""
     ks = _check_ks(ks)
     res = _retrieval(x, y, ks, True, query_mask, chunk_size, memory_mb, device)
     out = {f"recall@{k}": v for k, v in res["recall"].items()}
     out["map@r"] = res["map_at_r"]
+    if precision:
+        out["precision@1"] = res["precision_at_1"]
+        out["r_precision"] = res["r_precision"]
     return out
