@@ -19,8 +19,7 @@ finished trials of every earlier round in trial-number order (``study.add_trial`
   the new trials); changing ``trials_per_round`` or the space is a new study.
 * The first ``n_startup_trials`` (default 10, Optuna's) evaluated trials are drawn at
   random (seeded): rounds ``r`` with ``r * trials_per_round < n_startup_trials`` are random.
-  Using the same seed for every loss gives them the same start-up draws where their spaces
-  agree (a paired design).
+  Losses with the same space and seed get the same start-up draws (a paired design).
 
 **Parallel trials of a round**: ``constant_liar=True`` (Optuna 5's default): while a round is
 asked, its earlier, unfinished trials count as bad results, so the round spreads out instead

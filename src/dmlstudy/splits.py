@@ -144,8 +144,8 @@ def validation_folds(
 
     Fold i's validation indices are disjoint from fold j's; fit and validation partition
     the training split. The same labels, folds and seed always give the same indices.
-    Too few classes or points, or ``folds`` not a positive integer: ``ConfigError`` naming
-    ``sweeps.folds``."""
+    Too few classes or points for k > 1, or ``folds`` not a positive integer: ``ConfigError``
+    naming ``sweeps.folds`` (k = 1 raises what :func:`validation_split` raises)."""
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1:
         raise ConfigError(f"'sweeps.folds' must be a positive integer, got {folds!r}")
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
