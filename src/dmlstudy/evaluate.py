@@ -94,7 +94,7 @@ def _downstream_metrics(tr: dict, te: dict, ev: dict) -> dict:
     if ev["linear_probe"]:
         out["linear_probe_accuracy"] = float(retrieval.linear_probe_accuracy(xtr, ytr, xte, yte))
     rec = retrieval.retrieval_metrics(
-        xte, yte, ks=tuple(ev["recall_ks"]), chunk_size=ev["chunk_size"]
+        xte, yte, ks=tuple(ev["recall_ks"]), chunk_size=ev["chunk_size"], precision=True
     )
     for k, v in rec.items():
         out[k] = v

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import ConfigError
+
 #: Label of the §3.1 outliers (points drawn from N(0, 15² I) that belong to no class).
 OUTLIER = -1
 
@@ -86,10 +88,8 @@ def validation_split(
     The same labels, fraction and seed always give the same indices."""
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     rng = np.random.default_rng(seed)
-    train_classes = set(np.unique(y_train[y_train != OUTLIER]).tolist())
-    test_classes = set(np.unique(y_test[y_test != OUTLIER]).tolist())
-    if test_classes and not (train_classes & test_classes):
-        classes = np.array(sorted(train_classes))
+    if validation_kind(y_train, y_test) == "class_disjoint":
+        classes = _training_classes(y_train)
         if len(classes) < 4:
             raise ValueError(
                 f"a class-disjoint validation split needs at least 4 training classes "
@@ -102,3 +102,103 @@ def validation_split(
         return np.flatnonzero(~is_val), np.flatnonzero(is_val), "class_disjoint"
     fit, val = stratified_split(y_train, fraction, rng)
     return fit, val, "stratified"
+
+
+def validation_kind(y_train: np.ndarray, y_test: np.ndarray) -> str:
+    """``"class_disjoint"`` when the test split has classes and shares none with the training
+    split (retrieval on unseen classes: CUB-200, Cars196), else ``"stratified"``. Outliers
+    (-1) count as no class. The rule of :func:`validation_split` and
+    :func:`validation_folds`."""
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    train_classes = set(_training_classes(y_train).tolist())
+    test_classes = set(np.unique(y_test[y_test != OUTLIER]).tolist())
+    if test_classes and not (train_classes & test_classes):
+        return "class_disjoint"
+    return "stratified"
+
+
+def _training_classes(y_train: np.ndarray) -> np.ndarray:
+    return np.unique(y_train[y_train != OUTLIER])
+
+
+def validation_folds(
+    y_train: np.ndarray, y_test: np.ndarray, folds: int, fraction: float, seed: int = 0
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """``folds`` divisions of the training split into sorted (fit, validation) indices, and
+    their kind (:func:`validation_kind`); the k-fold cross-validation of the metric learning
+    reality check (config ``sweeps.folds``).
+
+    - ``folds == 1``: ``[validation_split(y_train, y_test, fraction, seed)]`` exactly (same
+      indices), so the single-split protocol and its cached runs are unchanged. ``fraction``
+      is used only here; with k > 1 each fold validates on about 1/k of the points.
+    - ``"class_disjoint"``: the training classes, shuffled by ``seed``, are cut into k groups
+      whose sizes differ by at most one (``np.array_split``); fold i validates on every point
+      of group i and fits on the rest. Outliers are never validated on: they are in every
+      fold's fit, as in :func:`validation_split`. Needs at least 2 classes per fold.
+    - ``"stratified"``: each class, outliers as one more class (as in
+      :func:`validation_split`, so every fold's fit keeps the training split's share of
+      outliers), is shuffled by ``seed`` and dealt round-robin to the folds, continuing
+      from where the previous class (in label order) stopped: a class's count differs by at
+      most one across folds, and so does a fold's size. Every point is in exactly one
+      validation fold. Needs at least ``folds`` points in every class but the outliers.
+
+    Fold i's validation indices are disjoint from fold j's; fit and validation partition
+    the training split. The same labels, folds and seed always give the same indices.
+    Too few classes or points for k > 1, or ``folds`` not a positive integer: ``ConfigError``
+    naming ``sweeps.folds`` (k = 1 raises what :func:`validation_split` raises)."""
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1:
+        raise ConfigError(f"'sweeps.folds' must be a positive integer, got {folds!r}")
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if folds == 1:
+        fit, val, kind = validation_split(y_train, y_test, fraction, seed)
+        return [(fit, val)], kind
+    kind = validation_kind(y_train, y_test)
+    rng = np.random.default_rng(seed)
+    fold_of = np.full(len(y_train), -1, dtype=np.int64)  # -1: fit in every fold
+    if kind == "class_disjoint":
+        classes = _training_classes(y_train)
+        if len(classes) < 2 * folds:
+            raise ConfigError(
+                f"'sweeps.folds' = {folds}: class-disjoint folds need at least 2 training "
+                f"classes per fold ({2 * folds}), but the training split has {len(classes)}; "
+                "lower sweeps.folds"
+            )
+        for i, group in enumerate(np.array_split(rng.permutation(classes), folds)):
+            fold_of[np.isin(y_train, group)] = i
+    else:
+        classes, counts = np.unique(y_train, return_counts=True)
+        small = [(int(c), int(n)) for c, n in zip(classes, counts, strict=True) if c != OUTLIER]
+        small = [(c, n) for c, n in small if n < folds]
+        if small:
+            c, n = small[0]
+            raise ConfigError(
+                f"'sweeps.folds' = {folds}: stratified folds need at least {folds} training "
+                f"points in every class, but class {c} has {n}"
+                + (f" ({len(small)} classes have too few)" if len(small) > 1 else "")
+                + "; lower sweeps.folds"
+            )
+        start = 0
+        for c in classes:
+            idx = rng.permutation(np.flatnonzero(y_train == c))
+            fold_of[idx] = (start + np.arange(len(idx))) % folds
+            start = (start + len(idx)) % folds
+    out = [(np.flatnonzero(fold_of != i), np.flatnonzero(fold_of == i)) for i in range(folds)]
+    return out, kind
+
+
+def validation_fold(
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    fold: int,
+    folds: int,
+    fraction: float,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Sorted (fit, validation) indices of fold ``fold`` (0-based) of
+    :func:`validation_folds`, and the kind: what one tuning run carves. ``folds == 1,
+    fold == 0`` is :func:`validation_split`."""
+    all_folds, kind = validation_folds(y_train, y_test, folds, fraction, seed)
+    if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or not 0 <= fold < folds:
+        raise ValueError(f"fold must be an integer in [0, {folds}), got {fold!r}")
+    fit, val = all_folds[fold]
+    return fit, val, kind

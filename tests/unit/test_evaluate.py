@@ -13,3 +13,41 @@ def test_evaluation_and_its_wrapper_do_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_metrics_json_has_the_reality_check_metrics(tmp_path):
+    """metrics.json carries P@1 and R-Precision beside MAP@R, computed on the test split
+    without its outliers, like the other retrieval metrics."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from dmlstudy import h5io
+    from dmlstudy.evaluate import evaluate_run
+    from dmlstudy.retrieval import retrieval_metrics
+
+    rng = np.random.default_rng(0)
+    split = {}
+    for name, n in (("train", 60), ("test", 50)):
+        y = np.concatenate([np.arange(n - 5) % 4, np.full(5, -1)])
+        split[name] = {"x": (rng.normal(size=(n, 8)) + y[:, None]).astype(np.float32), "y": y}
+    attrs = {"kind": "vectors", "loss": "triplet", "loss_label": "Triplet", "seed": 0}
+    emb = tmp_path / "embeddings.h5"
+    h5io.write_splits(emb, split, {**attrs, "data_description": "d"})
+    hist = tmp_path / "history.csv"
+    pd.DataFrame(
+        {"epoch": [0, 1], "loss": [1.0, 0.5], "active_ratio": [1.0, 0.5]}
+        | {"grad_norm": [0.2, 0.1], "seconds": [0.1, 0.1], "intra_class_distance": [0.8, 0.3]}
+    ).to_csv(hist, index=False)
+    evaluation = {"split": "test", "include_outliers": False, "knn_k": 3, "chunk_size": 16}
+    evaluation |= {"linear_probe": False, "recall_ks": [1, 2]}
+    out = tmp_path / "metrics.json"
+    m = evaluate_run(emb, hist, {"experiment": "exp", "evaluation": evaluation}, out)
+    te = split["test"]
+    keep = te["y"] != -1
+    want = retrieval_metrics(te["x"][keep], te["y"][keep], (1, 2), precision=True)
+    for key in ("recall@1", "recall@2", "map@r", "precision@1", "r_precision"):
+        assert m[key] == want[key]
+    assert 0 < m["r_precision"] < 1 and 0 < m["precision@1"] < 1
+    assert json.loads(out.read_text())["r_precision"] == m["r_precision"]

@@ -83,3 +83,153 @@ def test_class_disjoint_validation_split_needs_four_classes():
 
     with pytest.raises(ValueError, match="at least 4 training classes"):
         validation_split(np.array([0, 0, 1, 1, 2, 2]), np.array([5, 6]), 0.5)
+
+
+# --------------------------------------------------------------------------- k folds
+def _split_before_folds(y_train, y_test, fraction, seed=0):
+    """validation_split as it was before sweeps.folds existed (main, 2026-12-06), verbatim:
+    k = 1 must reproduce it, so the tuning runs already computed keep their splits."""
+    from dmlstudy.splits import OUTLIER, stratified_split
+
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    rng = np.random.default_rng(seed)
+    train_classes = set(np.unique(y_train[y_train != OUTLIER]).tolist())
+    test_classes = set(np.unique(y_test[y_test != OUTLIER]).tolist())
+    if test_classes and not (train_classes & test_classes):
+        classes = np.array(sorted(train_classes))
+        n_val = int(np.floor(len(classes) * fraction + 0.5))
+        n_val = min(max(n_val, 2), len(classes) - 2)
+        val_classes = rng.permutation(classes)[:n_val]
+        is_val = np.isin(y_train, val_classes)
+        return np.flatnonzero(~is_val), np.flatnonzero(is_val), "class_disjoint"
+    fit, val = stratified_split(y_train, fraction, rng)
+    return fit, val, "stratified"
+
+
+def _many_classes(n_classes=11, seed=5):
+    """Unequal classes (3 to 17 points), 9 outliers, shuffled."""
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([np.repeat(np.arange(n_classes), rng.integers(4, 18, n_classes)), [-1] * 9])
+    return y[rng.permutation(len(y))]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("fraction", [0.2, 0.34, 0.5])
+@pytest.mark.parametrize("test_labels", [np.arange(6), np.array([10, 11, 12])])
+def test_one_fold_is_todays_validation_split(seed, fraction, test_labels):
+    from dmlstudy.splits import validation_fold, validation_folds, validation_split
+
+    y = _labels()
+    want = _split_before_folds(y, test_labels, fraction, seed)
+    folds, kind = validation_folds(y, test_labels, 1, fraction, seed)
+    assert kind == want[2] and len(folds) == 1
+    np.testing.assert_array_equal(folds[0][0], want[0])
+    np.testing.assert_array_equal(folds[0][1], want[1])
+    for got in (
+        validation_split(y, test_labels, fraction, seed),
+        validation_fold(y, test_labels, 0, 1, fraction, seed),
+    ):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        assert got[2] == want[2]
+
+
+def _check_partition(y, folds):
+    """Fit and validation partition the training split in every fold; validation folds are
+    pairwise disjoint. Returns how many validation folds each point is in."""
+    seen = np.zeros(len(y), dtype=np.int64)
+    for fit, val in folds:
+        assert np.all(np.diff(fit) > 0) and np.all(np.diff(val) > 0)  # sorted, unique
+        np.testing.assert_array_equal(np.sort(np.concatenate([fit, val])), np.arange(len(y)))
+        seen[val] += 1
+    return seen
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_class_disjoint_folds(k, seed):
+    from dmlstudy.splits import validation_folds
+
+    y = _many_classes()
+    folds, kind = validation_folds(y, np.array([50, 51]), k, 0.2, seed)
+    assert kind == "class_disjoint" and len(folds) == k
+    seen = _check_partition(y, folds)
+    assert np.all(seen[y != -1] == 1)  # every class point in exactly one validation fold
+    assert np.all(seen[y == -1] == 0)  # outliers are fitted on in every fold
+    held = [set(y[val].tolist()) for _, val in folds]
+    for i, classes in enumerate(held):
+        assert -1 not in classes
+        assert not classes & set(y[folds[i][0]].tolist())  # whole classes held out
+        for j in range(i):
+            assert not classes & held[j]
+    assert set().union(*held) == set(range(11))
+    assert max(map(len, held)) - min(map(len, held)) <= 1  # 11 classes: 4/4/3, 3/3/3/2, ...
+    again, _ = validation_folds(y, np.array([50, 51]), k, 0.2, seed)
+    for (f1, v1), (f2, v2) in zip(folds, again, strict=True):
+        np.testing.assert_array_equal(f1, f2)
+        np.testing.assert_array_equal(v1, v2)
+    other, _ = validation_folds(y, np.array([50, 51]), k, 0.2, seed + 1)
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=True))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_stratified_folds(k, seed):
+    from dmlstudy.splits import validation_fold, validation_folds
+
+    y = _many_classes()
+    folds, kind = validation_folds(y, np.arange(11), k, 0.2, seed)
+    assert kind == "stratified" and len(folds) == k
+    seen = _check_partition(y, folds)
+    assert np.all(seen == 1)  # every point, outliers included, in exactly one fold
+    for c in np.unique(y):
+        counts = [int((y[val] == c).sum()) for _, val in folds]
+        assert max(counts) - min(counts) <= 1, (c, counts)
+        assert sum(counts) == int((y == c).sum())
+    sizes = [len(val) for _, val in folds]
+    assert max(sizes) - min(sizes) <= 1
+    for i in range(k):  # one fold on its own is the same fold
+        fit, val, kind1 = validation_fold(y, np.arange(11), i, k, 0.2, seed)
+        np.testing.assert_array_equal(val, folds[i][1])
+        np.testing.assert_array_equal(fit, folds[i][0])
+        assert kind1 == "stratified"
+    again, _ = validation_folds(y, np.arange(11), k, 0.2, seed)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
+    other, _ = validation_folds(y, np.arange(11), k, 0.2, seed + 1)
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=True))
+
+
+def test_stratified_folds_by_hand():
+    from dmlstudy.splits import validation_folds
+
+    # class 0: 5 points, class 1: 3 points; 2 folds. Dealt round-robin: class 0 gives
+    # folds 0,1,0,1,0 (3 and 2), class 1 continues at fold 1: 1,0,1 (1 and 2). Sizes 4 / 4.
+    y = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    folds, _ = validation_folds(y, np.array([0, 1]), 2, 0.5, seed=0)
+    assert [int((y[v] == 0).sum()) for _, v in folds] == [3, 2]
+    assert [int((y[v] == 1).sum()) for _, v in folds] == [1, 2]
+
+
+def test_fold_errors_name_the_key():
+    from dmlstudy.errors import ConfigError
+    from dmlstudy.splits import validation_fold, validation_folds
+
+    y = _many_classes(n_classes=7)  # 7 classes: 3 class-disjoint folds of >= 2 classes
+    assert len(validation_folds(y, np.array([50]), 3, 0.2)[0]) == 3
+    with pytest.raises(
+        ConfigError,
+        match=r"'sweeps.folds' = 4: .*at least 2 training classes "
+        r"per fold \(8\), but the training split has 7",
+    ):
+        validation_folds(y, np.array([50]), 4, 0.2)
+    y = np.array([0] * 5 + [1] * 3 + [2] * 9 + [-1])  # the lone outlier does not count
+    assert len(validation_folds(y, np.array([0]), 3, 0.2)[0]) == 3
+    with pytest.raises(ConfigError, match=r"'sweeps.folds' = 4: .*class 1 has 3; lower"):
+        validation_folds(y, np.array([0]), 4, 0.2)
+    with pytest.raises(ConfigError, match=r"class 0 has 5 \(2 classes have too few\)"):
+        validation_folds(y, np.array([0]), 6, 0.2)
+    for bad in (0, -2, 2.0, True, "4"):
+        with pytest.raises(ConfigError, match="'sweeps.folds' must be a positive integer"):
+            validation_folds(y, np.array([0]), bad, 0.2)
+    with pytest.raises(ValueError, match=r"fold must be an integer in \[0, 3\)"):
+        validation_fold(y, np.array([0]), 3, 3, 0.2)
