@@ -340,28 +340,32 @@ def numbers_docs(numbers: pd.DataFrame, experiments: dict, loss_labels: Mapping)
         sub = numbers[numbers["table"] == table]
         ran = sub[sub["agreement"] != "not run"]
         why = _marks([w for w in ran.get("why", pd.Series(dtype=str)).fillna("") if w])
-        groups = []
+        groups, nearest = [], []
         for (ds, model), grp in sub.groupby(["paper_dataset", "paper_model"], sort=False):
             title = ds + (f" ({model})" if model != "not stated" else "")
             if (grp["ours"] == "not run").all():
                 near = grp["why"].iloc[0].split("; nearest that ran: ")
-                nearest = f" (nearest: {near[1]})" if len(near) > 1 else ""
-                groups.append(Group(f"{title}: not run{nearest}"))
+                groups.append(Group(f"{title}: not run"))
+                if len(near) > 1:
+                    nearest.append(
+                        f"{title}: not run in this config; the nearest that ran is {near[1]}."
+                    )
                 continue
-            several = grp["experiment"].nunique() > 1
-            rows = []
-            for _, r in grp.iterrows():
-                label = r["metric_label"] + (f" ({r['label']})" if several else "")
-                mark = f" ({why[r['why']]})" if r.get("why") and r["why"] in why else ""
-                rows.append(
-                    [
-                        label,
-                        "/".join(loss_labels.get(lo, lo) for lo in str(r["loss"]).split("/")),
-                        r["paper"],
-                        r["ours"] + mark,
-                    ]
-                )
-            groups.append(Group(title, rows))
+            for exp, rows_of in grp.groupby("experiment", sort=False):
+                rows = []
+                for _, r in rows_of.iterrows():
+                    mark = f" ({why[r['why']]})" if r.get("why") and r["why"] in why else ""
+                    rows.append(
+                        [
+                            r["metric_label"],
+                            "/".join(loss_labels.get(lo, lo) for lo in str(r["loss"]).split("/")),
+                            r["paper"],
+                            r["ours"] + mark,
+                        ]
+                    )
+                several = grp["experiment"].nunique() > 1
+                label = experiments.get(exp, {}).get("label", exp)
+                groups.append(Group(f"{title}, ours: {label}" if several else title, rows))
         labels = {e: experiments[e].get("label", e) for e in experiments}
         used = [e for e in experiments if e in set(sub["experiment"])]
         notes = [
@@ -371,6 +375,7 @@ def numbers_docs(numbers: pd.DataFrame, experiments: dict, loss_labels: Mapping)
             "the paper's (beyond two of our stds and 5% of the paper's value); its reason:"
         ]
         notes += [f"({m}) {t}." for t, m in why.items()]
+        notes += nearest
         notes += [f"{labels[e]}: {_data(sub, e)}" for e in used]
         panel = Panel("", ["Metric", "Loss", "Paper", "Ours"], groups, "3.2cm")
         docs.append(
