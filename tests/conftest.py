@@ -151,6 +151,19 @@ def planned_jobs(text: str) -> list[tuple[str, dict]]:
 
 
 # --------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def restore_registries():
+    """The registries (losses, samplers, sources, backbones) and the plugins loaded in this
+    process put back as they were after the test: a test may register or load plugins."""
+    from dmlstudy import plugins
+
+    saved, loaded = plugins.snapshot(), dict(plugins._LOADED)
+    yield
+    plugins.restore(saved)
+    plugins._LOADED.clear()
+    plugins._LOADED.update(loaded)
+
+
 @pytest.fixture(scope="session")
 def snakemake_cmd() -> list[str]:
     """Snakemake on the tiny config; add ``--directory DIR`` and targets or flags."""
