@@ -239,7 +239,7 @@ def prepare(spec: dict, name: str, seed: int) -> Prepared:
     root, paths, y, side, names = index(spec, name)
     train, note = _is_train(spec, name, y, side, seed)
     n_tr, n_te = int(train.sum()), int((~train).sum())
-    what = spec["description"] or f"image folder {root}"
+    what = spec["description"] or f"image folder {spec['root']}"
     description = f"{what} ({len(names)} classes, {note}, {n_tr}/{n_te} images)"
     size = spec["image_size"]
     if size is None:
