@@ -16,6 +16,7 @@ from pytorch_metric_learning.reducers import DoNothingReducer
 
 from dmlstudy import config as C
 from dmlstudy import losses, plugins
+from dmlstudy.errors import ConfigError
 from dmlstudy.models import MLP
 from dmlstudy.train import TrainSettings, train
 
@@ -70,6 +71,16 @@ def test_the_config_and_the_loop_take_it_like_a_built_in_loss(circle):
         }
     )
     assert cfg["losses"] == ["contrastive", "triplet", "circle"]
+    # the same checks as a built-in loss on whole batches: a miner of triplets cannot serve it
+    with pytest.raises(ConfigError, match="sampler 'semihard' cannot serve loss 'circle'"):
+        C.validate(
+            {
+                "losses": ["circle"],
+                "sampling": {"sampler": "semihard"},
+                "datasets": {"syn": {"source": "synthetic"}},
+                "experiments": {"e": {"dataset": "syn", "model": "mlp"}},
+            }
+        )
     spec = losses.get("circle")
     assert (spec.label, spec.partners) == ("Circle", "batch")
     gen = torch.Generator().manual_seed(0)

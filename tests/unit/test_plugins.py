@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 from conftest import REPO
 
 from dmlstudy import backbones, losses, plugins, sampling, sources
@@ -114,6 +115,10 @@ def test_validate_loads_the_configs_plugins_and_the_default_is_none(tmp_path, mo
     cfg = C.validate(_config(plugins=["everything.py"], losses=["abs_gap", "triplet"]))
     assert cfg["losses"] == ["abs_gap", "triplet"]
     assert C.validate(_config())["plugins"] == []
+    # dmlstudy-validate FILE loads them too
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(_config(plugins=["everything.py"], losses=["abs_gap"])))
+    assert C.main([str(path)]) == 0
 
 
 def test_a_module_plugin_from_the_working_directory(tmp_path, monkeypatch):
