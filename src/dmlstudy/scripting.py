@@ -84,7 +84,7 @@ def run_job(snakemake, target: str, *args, **kwargs):
     from .plugins import load as load_plugins
 
     # the config's plugins register their losses, samplers, sources, backbones first
-    run_stage(load_plugins, snakemake.config.get("plugins"))
+    run_stage(load_plugins, (getattr(snakemake, "config", None) or {}).get("plugins"))
     module, _, name = target.partition(":")
     fn = getattr(importlib.import_module(module), name)
     if not args:
