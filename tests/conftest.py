@@ -44,10 +44,14 @@ def _no_slurm_probe_dir() -> str:
 
 
 def snakemake_env() -> dict:
-    """Environment of every Snakemake subprocess: offline model hub, the venv first on PATH,
-    no SLURM probe (see ``_no_slurm_probe_dir``)."""
+    """Environment of every subprocess a test starts (Snakemake or Python): offline model hub,
+    the venv first on PATH, this checkout's ``src/`` first on PYTHONPATH (never another
+    installed copy of the package), no SLURM probe (see ``_no_slurm_probe_dir``)."""
     env = dict(os.environ)
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    src = str(REPO / "src")
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    env["PYTHONPATH"] = os.pathsep.join([src, *rest])
     path = [_no_slurm_probe_dir(), str(Path(sys.executable).parent), env.get("PATH", "")]
     env["PATH"] = os.pathsep.join(path)
     return env
@@ -151,6 +155,19 @@ def planned_jobs(text: str) -> list[tuple[str, dict]]:
 
 
 # --------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def restore_registries():
+    """The registries (losses, samplers, sources, backbones) and the plugins loaded in this
+    process put back as they were after the test: a test may register or load plugins."""
+    from dmlstudy import plugins
+
+    saved, loaded = plugins.snapshot(), dict(plugins._LOADED)
+    yield
+    plugins.restore(saved)
+    plugins._LOADED.clear()
+    plugins._LOADED.update(loaded)
+
+
 @pytest.fixture(scope="session")
 def snakemake_cmd() -> list[str]:
     """Snakemake on the tiny config; add ``--directory DIR`` and targets or flags."""

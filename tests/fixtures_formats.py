@@ -178,6 +178,44 @@ def write_cars(folder: str | Path, n_classes: int = 4, per_class: int = 3) -> di
     return {"n": n, "class_names": [f"Make{c + 1} Model Sedan 2012" for c in range(n_classes)]}
 
 
+#: Colour of each class of ``write_image_folder`` (so a backbone can tell them apart).
+FOLDER_COLOURS = {"cat": (200, 40, 40), "dog": (40, 200, 40), "fox": (40, 40, 200)}
+
+
+def write_image_folder(
+    root: str | Path, per_class: int = 4, split: bool = False, classes=tuple(FOLDER_COLOURS)
+) -> list[Path]:
+    """An ImageFolder tree: ``root/<class>/`` (``split``: ``root/train/<class>/`` with
+    ``per_class`` images and ``root/test/<class>/`` with half as many), images of varying
+    sizes, PNG and JPEG in turn (RGB, grayscale and palette PNGs among them), each a
+    noisy shade of its class's colour. Returns the image paths."""
+    root = Path(root)
+    sides = {"train": per_class, "test": max(1, per_class // 2)} if split else {"": per_class}
+    written = []
+    i = 0
+    for side, n in sides.items():
+        for c, name in enumerate(classes):
+            folder = root / side / name
+            folder.mkdir(parents=True, exist_ok=True)
+            colour = np.array(FOLDER_COLOURS.get(name, (120, 120, 120)), dtype=np.int64)
+            for k in range(n):
+                i += 1
+                rng = np.random.default_rng(i)
+                h, w = 20 + 7 * (k % 3), 24 + 5 * (c % 2)
+                noise = rng.integers(-30, 31, size=(h, w, 3))
+                img = Image.fromarray(np.clip(colour + noise, 0, 255).astype(np.uint8))
+                if k % 2 == 0:
+                    path = folder / f"{name}_{k}.png"
+                    img = img.convert("L") if k % 4 == 2 else img
+                    img = img.convert("P") if k % 6 == 4 else img
+                    img.save(path, format="PNG")
+                else:
+                    path = folder / f"{name}_{k}.jpg"
+                    img.save(path, format="JPEG", quality=90)
+                written.append(path)
+    return written
+
+
 # --------------------------------------------------------------------------- assertions
 
 REQUIRED_ATTRS = {"kind", "description", "num_classes", "source"}

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from . import backbones, losses, sampling, sweeps
+from . import backbones, losses, plugins, sampling, sweeps
 from .backbones import BACKBONES
 from .errors import ConfigError
 from .sources import SOURCES
@@ -39,11 +39,18 @@ _completed: dict = {}
 
 def load_schema() -> dict:
     """The config schema, completed from the registries: the allowed ``source`` values of
-    ``$defs/dataset`` and, for each, the ``$defs`` entry its keys follow; the allowed
-    ``kind`` values of ``$defs/backbone``. The file is parsed once; the completed schema is
-    built once per state of the registries (a plugin that registers a source or a backbone
-    gets a schema that knows it). Callers must not modify it."""
-    key = (tuple(SOURCES), tuple((n, s.schema_def) for n, s in SOURCES.items()), tuple(BACKBONES))
+    ``$defs/dataset`` and, for each, the ``$defs`` entry its keys follow (a source that
+    carries its own ``schema`` adds it there); the allowed ``kind`` values of
+    ``$defs/backbone``. The file is parsed once; the completed schema is built once per state
+    of the registries (a plugin that registers a source or a backbone gets a schema that
+    knows it). Callers must not modify it."""
+    key = (
+        tuple(
+            (n, s.schema_def, None if s.schema is None else json.dumps(s.schema, sort_keys=True))
+            for n, s in SOURCES.items()
+        ),
+        tuple(BACKBONES),
+    )
     if key not in _completed:
         _completed.clear()
         _completed[key] = _complete(copy.deepcopy(_schema_file()))
@@ -51,7 +58,18 @@ def load_schema() -> dict:
 
 
 def _complete(schema: dict) -> dict:
-    dataset = schema["$defs"]["dataset"]
+    defs = schema["$defs"]
+    for name, source in SOURCES.items():
+        if source.schema is None:
+            continue
+        if source.schema_def in defs:
+            raise ConfigError(
+                f"source {name!r} brings its own schema under $defs/{source.schema_def}, "
+                f"which the config schema defines already; give it another schema_def "
+                f"(e.g. source_{name})"
+            )
+        defs[source.schema_def] = copy.deepcopy(source.schema)
+    dataset = defs["dataset"]
     dataset["properties"]["source"]["enum"] = list(SOURCES)
     dataset["allOf"] = [
         {
@@ -60,7 +78,7 @@ def _complete(schema: dict) -> dict:
         }
         for name, source in SOURCES.items()
     ]
-    schema["$defs"]["backbone"]["properties"]["kind"]["enum"] = list(BACKBONES)
+    defs["backbone"]["properties"]["kind"]["enum"] = list(BACKBONES)
     return schema
 
 
@@ -207,12 +225,14 @@ def _messages(validator, config: dict, defs: dict) -> list[str]:
 def validate(config: dict) -> dict:
     """Validate ``config`` and return a copy with every default filled in.
 
-    Raises ``ConfigError`` listing every problem found.
+    Its ``plugins`` are loaded first (:func:`dmlstudy.plugins.load`, once per process), so
+    the names they register are valid. Raises ``ConfigError`` listing every problem found.
     """
     if not isinstance(config, dict):
         raise ConfigError(
             f"the config must be a mapping of keys to values, got {type(config).__name__}"
         )
+    plugins.load(config.get("plugins"))
     schema = load_schema()
     defs = schema["$defs"]
     messages = []
@@ -304,7 +324,7 @@ def _check_references(cfg: dict) -> None:
                 f"defined datasets: {', '.join(sorted(cfg['datasets'])) or '(none: add one under datasets)'}"
             )
             continue
-        kind = SOURCES[cfg["datasets"][ds]["source"]].kind
+        kind = SOURCES[cfg["datasets"][ds]["source"]].kind_of(cfg["datasets"][ds])
         model = exp["model"]
         if model != "cnn" and "channels_last" in (exp.get("model_options") or {}):
             problems.append(

@@ -6,7 +6,8 @@ the config its job depends on, built here and nowhere else:
 - :func:`resolve_experiment`: an experiment's global sections merged with its overrides;
 - :func:`training_params` / :func:`evaluation_params`: what a training / evaluation job of
   one run depends on (a grid point's values applied, see below);
-- :func:`config_hash`: the stable hash that matches a checkpoint to its configuration.
+- :func:`config_hash`: the stable hash that matches a checkpoint to its configuration;
+- :func:`with_plugins`: the content hash of each plugin a job uses (:mod:`dmlstudy.plugins`).
 
 Which sections exist, and which jobs depend on them, is declared once, in :data:`SECTIONS`;
 ``OVERRIDABLE``, ``TRAINING_SECTIONS``, ``TRAINING_KEYS`` and ``SWEEPABLE`` derive from it
@@ -83,25 +84,43 @@ def resolve_experiment(cfg: Mapping, name: str) -> dict:
     return out
 
 
-def training_params(cfg: Mapping, name: str, loss: str | None = None, segment: str = "") -> dict:
+def training_params(
+    cfg: Mapping,
+    name: str,
+    loss: str | None = None,
+    segment: str = "",
+    plugins: Mapping | None = None,
+) -> dict:
     """What a training job of ``name`` depends on (:data:`TRAINING_KEYS`); evaluation
     settings and labels excluded, so changing k of k-NN or a table label never retrains.
 
     ``segment``: the run's point segment (``""`` = no point, and then the dict is exactly
     what it was before sweeps existed). A point's values replace the config's, and the
     point is recorded under ``point``; a tuning run also carries its ``validation`` split
-    (fraction, seed)."""
+    (fraction, seed). ``plugins``: the loaded plugins' record (:func:`with_plugins`): the
+    hashes of those whose loss, sampler, source or backbone the run uses are added."""
     resolved = resolve_experiment(cfg, name)
     out = {k: resolved[k] for k in TRAINING_KEYS}
-    if not segment:
+    if segment:
+        point, validation = parse_segment(cfg, name, loss, segment)
+        out = apply(out, point)
+        out["point"] = point.values
+        if validation:
+            sw = cfg["sweeps"]
+            out["validation"] = {
+                "fraction": sw["validation_fraction"],
+                "seed": sw["validation_seed"],
+            }
+    if not plugins:
         return out
-    point, validation = parse_segment(cfg, name, loss, segment)
-    out = apply(out, point)
-    out["point"] = point.values
-    if validation:
-        sw = cfg["sweeps"]
-        out["validation"] = {"fraction": sw["validation_fraction"], "seed": sw["validation_seed"]}
-    return out
+    bb = out["backbone"]
+    uses = {
+        "losses": [loss] if loss else [],
+        "samplers": [out["sampling"]["sampler"]],
+        "sources": [out["source"]],
+        "backbones": [cfg["backbones"][bb]["kind"]] if bb else [],
+    }
+    return with_plugins(out, plugins, uses)
 
 
 def evaluation_params(cfg: Mapping, name: str, segment: str = "") -> dict:
@@ -114,6 +133,28 @@ def evaluation_params(cfg: Mapping, name: str, segment: str = "") -> dict:
         out["evaluation"] = {**out["evaluation"], "split": "test"}
         out["validation"] = True
     return out
+
+
+def plugin_digests(plugins: Mapping | None, uses: Mapping) -> dict:
+    """``{plugin: sha256 of its file}`` of the plugins in ``plugins`` (the record of
+    ``dmlstudy.plugins.load``: plugin -> ``{"sha256", "registered": {registry: [names]}}``)
+    that registered a name the job uses (``uses``: registry -> names, registries
+    ``losses``, ``samplers``, ``sources``, ``backbones``)."""
+    out = {}
+    for entry, record in (plugins or {}).items():
+        registered = record["registered"]
+        if any(n in registered.get(kind, ()) for kind, names in uses.items() for n in names):
+            out[entry] = record["sha256"]
+    return out
+
+
+def with_plugins(params: dict, plugins: Mapping | None, uses: Mapping) -> dict:
+    """A job's parameters with ``"plugins": {plugin: sha256}`` added for the plugins whose
+    names it uses (:func:`plugin_digests`), so that editing a plugin's file reruns exactly
+    those jobs. With none, ``params`` itself: a config without plugins keeps every
+    parameter it had."""
+    digests = plugin_digests(plugins, uses)
+    return {**params, "plugins": digests} if digests else params
 
 
 def config_hash(obj) -> str:

@@ -76,11 +76,15 @@ def run_stage(fn, *args, threads: int = 1, **kwargs):
 
 
 def run_job(snakemake, target: str, *args, **kwargs):
-    """Run one Snakemake job: its log set up first (so import-time warnings reach it), then
-    ``target`` (``"package.module:function"``) imported and called through
+    """Run one Snakemake job: its log set up first (so import-time warnings reach it), the
+    config's ``plugins`` loaded (:mod:`dmlstudy.plugins`), then ``target`` (``"package.module:function"``) imported and called through
     :func:`run_stage` with the job's threads. Without ``args`` the function gets the job's
     ``(input, output, params)``."""
     setup_logging(snakemake.log[0] if snakemake.log else None)
+    from .plugins import load as load_plugins
+
+    # the config's plugins register their losses, samplers, sources, backbones first
+    run_stage(load_plugins, (getattr(snakemake, "config", None) or {}).get("plugins"))
     module, _, name = target.partition(":")
     fn = getattr(importlib.import_module(module), name)
     if not args:

@@ -48,4 +48,8 @@ def test_docs_table_is_current(tmp_path):
 def test_statistics_defaults():
     cfg = C.validate({"datasets": {"s": {"source": "synthetic"}},
                       "experiments": {"e": {"dataset": "s", "model": "mlp"}}})  # fmt: skip
-    assert cfg["statistics"] == {"correction": "holm", "alpha": 0.05}
+    assert cfg["statistics"] == {
+        "correction": "holm",
+        "exploratory_correction": "bh",
+        "alpha": 0.05,
+    }

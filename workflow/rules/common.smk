@@ -27,6 +27,7 @@ if os.path.isdir(SRC):
 from dmlstudy import catalog as dmlcatalog
 from dmlstudy import config as dmlconfig
 from dmlstudy import params as dmlparams
+from dmlstudy import plugins as dmlplugins
 from dmlstudy import sweeps as dmlsweeps
 from dmlstudy.errors import DmlStudyError
 
@@ -39,6 +40,9 @@ def _fail(message):
 
 
 try:
+    # plugins first: the losses, samplers, sources and backbones they register are then
+    # valid config names (every job loads them again: dmlstudy.scripting.run_job)
+    PLUGINS = dmlplugins.load(config.get("plugins", []))
     config = dmlconfig.validate(config)
 except DmlStudyError as exc:
     _fail(str(exc))
@@ -126,6 +130,24 @@ def dataset_spec(name):
 
 
 _check_data()
+
+
+def prepare_params(dataset):
+    """What a prepare_data job depends on: the dataset's entry (and the hash of the plugin
+    that registered its source, if one did)."""
+    spec = dataset_spec(dataset)
+    return dmlparams.with_plugins(spec, PLUGINS, {"sources": [spec["source"]]})
+
+
+def backbone_params(dataset, backbone):
+    """The backbone entry an extract_features job runs (and the hashes of the plugins that
+    registered its kind or the dataset's source, if any did)."""
+    spec = config["backbones"][backbone]
+    uses = {
+        "sources": [config["datasets"][dataset]["source"]],
+        "backbones": [spec["kind"]],
+    }
+    return dmlparams.with_plugins(spec, PLUGINS, uses)
 
 
 def training_input(wildcards):

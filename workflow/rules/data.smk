@@ -16,6 +16,6 @@ rule prepare_data:
     resources:
         **rule_resources("prepare"),
     params:
-        spec=lambda wc: dataset_spec(wc.dataset),
+        spec=lambda wc: prepare_params(wc.dataset),
     script:
         "../scripts/prepare_data.py"

@@ -18,7 +18,7 @@ rule extract_features:
     resources:
         **rule_resources("extract"),
     params:
-        backbone=lambda wc: config["backbones"][wc.backbone],
+        backbone=lambda wc: backbone_params(wc.dataset, wc.backbone),
         device=config["device"],
         batch_size=lambda wc: config["backbones"][wc.backbone]["batch_size"],
         num_workers=lambda wc: config["backbones"][wc.backbone]["num_workers"],

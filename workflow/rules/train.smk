@@ -22,7 +22,7 @@ rule train_model:
         **rule_resources("train"),
     params:
         resolved=lambda wc: dmlparams.training_params(
-            config, wc.experiment, wc.loss, wc.point
+            config, wc.experiment, wc.loss, wc.point, PLUGINS
         ),
         checkpoint=lambda wc: f"{run_dir(wc.experiment, wc.loss, wc.seed, wc.point)}/checkpoint.pt",
         device=config["device"],

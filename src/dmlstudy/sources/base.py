@@ -40,16 +40,24 @@ class Source:
     """One data source of the registry :data:`dmlstudy.sources.SOURCES`.
 
     ``kind``: what its files hold ("vectors", "images", or "image_files" for paths a
-    backbone decodes). ``schema_def``: its entry under ``$defs`` of the config schema.
+    backbone decodes), or ``kind(spec) -> str`` when an option decides it (read it with
+    :meth:`kind_of`). ``schema_def``: its entry under ``$defs`` of the config schema.
+    ``schema``: that entry itself (a JSON-schema object), for a source whose keys are not in
+    the schema file (a plugin's); the config layer adds it under ``$defs/<schema_def>``.
     ``paper_dataset(spec)``: the paper's dataset it stands for (synthetic, mnist, cifar10,
     cub200, cars196) or None."""
 
     name: str
-    kind: str
+    kind: str | Callable[[dict], str]
     schema_def: str
     prepare: Callable[[dict, str, int | None], Prepared]
     paper_dataset: Callable[[dict], str | None]
     check: Callable[[dict, str], None] = nothing_to_check
+    schema: dict | None = field(default=None, compare=False)
+
+    def kind_of(self, spec: dict) -> str:
+        """What a dataset of this source with (validated) entry ``spec`` holds."""
+        return self.kind(spec) if callable(self.kind) else self.kind
 
 
 def abs_path(path) -> Path:

@@ -115,7 +115,7 @@ def prepare(spec: dict, name: str, seed: int) -> Prepared:
 SOURCE = Source(
     name="cub200",
     kind="image_files",
-    schema_def="source_image_folder",
+    schema_def="source_official_tree",
     prepare=prepare,
     check=check,
     paper_dataset=lambda spec: "cub200",

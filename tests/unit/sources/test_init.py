@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import types
 
 import numpy as np
 import pytest
-import yaml
 from fixtures_formats import write_cub, write_idx_set
 
 from dmlstudy import config as C
@@ -27,6 +27,7 @@ def test_registry_and_dispatch():
         "idx_folder",
         "cub200",
         "cars196",
+        "image_folder",
     }
     with pytest.raises(ConfigError, match="imagenet"):
         validate_dataset({"source": "imagenet"}, "x")
@@ -75,7 +76,11 @@ def test_every_source_names_a_schema_entry_and_a_kind():
     defs = C.load_schema()["$defs"]
     for name, source in sources.SOURCES.items():
         assert source.name == name
-        assert source.kind in ("vectors", "images", "image_files")
+        assert source.kind_of(
+            C.validate_dataset(
+                {"source": name, "path": "/x"} if name == "idx_folder" else {"source": name}
+            )
+        ) in ("vectors", "images", "image_files")
         assert source.schema_def in defs, name
 
 
@@ -106,27 +111,26 @@ def _toy_module() -> types.ModuleType:
         prepare=prepare,
         check=check,
         paper_dataset=lambda spec: None,
+        schema={  # its config keys: the source carries them, the schema file is untouched
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "source": {"const": "toy"},
+                "n": {"type": "integer", "minimum": 2, "default": 10},
+                "seed": {"type": "integer", "minimum": 0, "default": 0},
+            },
+        },
     )
     return mod
 
 
-def test_a_new_source_is_one_module_plus_its_schema_entry(tmp_path, monkeypatch):
-    toy = _toy_module()
-    monkeypatch.setitem(sources.SOURCES, toy.SOURCE.name, toy.SOURCE)  # its registry entry
-    schema = C.load_schema()
-    schema["$defs"]["source_toy"] = {  # its schema entry
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "source": {"const": "toy"},
-            "n": {"type": "integer", "minimum": 2, "default": 10},
-            "seed": {"type": "integer", "minimum": 0, "default": 0},
-        },
-    }
-    path = tmp_path / "schema.yaml"
-    path.write_text(yaml.safe_dump(schema))
-    monkeypatch.setattr(C, "SCHEMA_PATH", path)
+@pytest.fixture
+def toy_source(restore_registries):
+    """The toy source registered for one test (the registry restored afterwards)."""
+    return sources.register(_toy_module().SOURCE)
 
+
+def test_a_new_source_is_one_module_and_one_register_call(tmp_path, toy_source):
     cfg = C.validate(
         {
             "datasets": {"t": {"source": "toy"}},
@@ -134,7 +138,7 @@ def test_a_new_source_is_one_module_plus_its_schema_entry(tmp_path, monkeypatch)
         }
     )
     spec = cfg["datasets"]["t"]
-    assert spec == {"source": "toy", "n": 10, "seed": 0}  # defaults from its schema entry
+    assert spec == {"source": "toy", "n": 10, "seed": 0}  # defaults from its own schema
     check_available(spec, "t")
     sources.prepare_to_file(spec, "t", tmp_path / "t.h5")
     assert len(h5io.read_split(tmp_path / "t.h5", "train")["y"]) == 5
@@ -144,6 +148,8 @@ def test_a_new_source_is_one_module_plus_its_schema_entry(tmp_path, monkeypatch)
         check_available({**spec, "n": 101}, "t")
     with pytest.raises(ConfigError, match="'datasets.t.n' = 1"):
         C.validate_dataset({"source": "toy", "n": 1}, "t")
+    with pytest.raises(ConfigError, match="unknown key\\(s\\) 'm' under 'datasets.t'"):
+        C.validate_dataset({"source": "toy", "m": 1}, "t")
     with pytest.raises(ConfigError, match="model 'cnn' needs decoded images"):
         C.validate(
             {
@@ -151,6 +157,17 @@ def test_a_new_source_is_one_module_plus_its_schema_entry(tmp_path, monkeypatch)
                 "experiments": {"e": {"dataset": "t", "model": "cnn"}},
             }
         )
+    with pytest.raises(ValueError, match="'toy' is registered already"):
+        sources.register(toy_source)
+
+
+def test_a_source_schema_may_not_replace_one_of_the_file(restore_registries):
+    bad = dataclasses.replace(_toy_module().SOURCE, schema_def="source_synthetic")
+    sources.register(bad)
+    with pytest.raises(
+        ConfigError, match="source 'toy' brings its own schema under \\$defs/source_synthetic"
+    ):
+        C.load_schema()
 
 
 def test_importing_sources_imports_no_torch():
