@@ -9,6 +9,7 @@ legend outside the data, and every band or error bar named in the legend."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ import matplotlib.pyplot as plt  # headless: matplotlib falls back to Agg withou
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 #: Colours of the losses in registry order: the first two keep the figures as they were
 #: (blue, red), the rest follow the tab10 palette.
@@ -51,6 +52,17 @@ STYLE = {
     "lines.linewidth": 1.0,
     "pdf.fonttype": 42,
 }
+
+
+def styled(fn):
+    """Run a figure function in the print style (every text it creates gets its size)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def figure(nrows: int, ncols: int, width: float, row_height: float, **kw):
@@ -109,6 +121,7 @@ def _seed_counts(frame: pd.DataFrame, loss_col: str, loss_labels) -> dict[str, s
     return out
 
 
+@styled
 def fig1_intra_class_variance(
     metrics: pd.DataFrame, loss_labels: Mapping[str, str], stem, dpi: int = 150
 ) -> None:
@@ -172,6 +185,7 @@ def _band_legend(handles, names, n_text: str, what: str = "min–max") -> None:
     names.append(f"band: {what} over seeds (n = {n_text})")
 
 
+@styled
 def fig_spectrum(
     metrics: pd.DataFrame, labels: Mapping[str, str], loss_labels: Mapping[str, str], stem, dpi=150
 ) -> None:
@@ -209,6 +223,7 @@ def fig_spectrum(
     save(fig, stem, dpi)
 
 
+@styled
 def fig3_greediness(
     histories: pd.DataFrame,
     labels: Mapping[str, str],
@@ -223,16 +238,18 @@ def fig3_greediness(
     losses) is dashed; the intra-class distance's half (Fig. 3's collapse) is dotted."""
     colors = loss_colors(loss_labels)
     exps = list(dict.fromkeys(histories["experiment"]))
-    fig, axes = figure(len(exps), len(FIG3_PANELS), PAGE_IN, 1.45)
-    last = int(histories["epoch"].max()) if len(histories) else 1
-    for r, exp in enumerate(exps):
+    fig = plt.figure(figsize=(PAGE_IN, 1.6 * len(exps) + 0.45), layout="constrained")
+    rows = fig.subfigures(len(exps), 1, squeeze=False)[:, 0]
+    for r, (exp, sub_fig) in enumerate(zip(exps, rows, strict=True)):
         sub = histories[histories["experiment"] == exp]
+        axes = sub_fig.subplots(1, len(FIG3_PANELS))
+        sub_fig.suptitle(str(labels.get(exp, exp)), x=0.0, ha="left", fontweight="bold")
         for c, (col, name) in enumerate(FIG3_PANELS):
-            ax = axes[r, c]
+            ax = axes[c]
             for loss in _losses(sub["loss_name"], loss_labels):
                 runs = sub[sub["loss_name"] == loss]
                 series = [(col, "-")]
-                if col == "active_ratio" and runs.get("active_ratio_negative") is not None:
+                if col == "active_ratio" and "active_ratio_negative" in runs:
                     if runs["active_ratio_negative"].notna().any():
                         series.append(("active_ratio_negative", "--"))
                 for key, style in series:
@@ -254,14 +271,13 @@ def fig3_greediness(
                     ax.axhline(frac * start, color=colors[loss], ls=":", lw=0.8)
             if col == "loss":
                 ax.set_yscale("log")
-            ax.set_xlim(0, int(sub["epoch"].max()) if len(sub) else last)
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlim(0, int(sub["epoch"].max()) if len(sub) else 1)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
             ax.grid(alpha=0.3, lw=0.4)
+            ax.set_title(name)
             if r == len(exps) - 1:
                 ax.set_xlabel("epoch")
-            if r == 0:
-                ax.set_title(name)
-        axes[r, 0].set_ylabel(str(labels.get(exp, exp)), fontweight="bold")
     n = _seed_counts(histories, "loss_name", loss_labels)
     handles = [Line2D([], [], color=colors[lo]) for lo in n]
     names = [f"{loss_labels[lo]} (mean)" for lo in n]
@@ -278,6 +294,7 @@ def _swept_value(values: Mapping):
     return next(iter(values.values()))
 
 
+@styled
 def fig_sensitivity(
     table: pd.DataFrame,
     experiments: Mapping,

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
-from .figures import PAGE_IN, figure, loss_colors, save
+from .figures import PAGE_IN, figure, loss_colors, save, styled
 
 
 def load_pca_panel(
@@ -109,6 +109,7 @@ def _scatter(ax, pts: np.ndarray, y: np.ndarray, colors: dict, size: float) -> N
     )
 
 
+@styled
 def fig2_pca(
     panels: Mapping[str, dict],
     labels: Mapping[str, str],

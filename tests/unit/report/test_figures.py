@@ -216,7 +216,7 @@ def test_fig1_intra_class_variance(tmp_path):
     ]
     stem = tmp_path / "fig1"
     figures.fig1_intra_class_variance(pd.DataFrame(rows), LOSS_LABELS, stem, dpi=80)
-    check_outputs(stem, min_png_kb=10)
+    check_outputs(stem, min_png_kb=5)
 
 
 def test_loss_colors_keep_the_paper_pair_and_extend_by_order():
