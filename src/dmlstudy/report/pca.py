@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
-from .figures import PAGE_IN, figure, loss_colors, save, styled
+from .figures import PAGE_IN, loss_colors, save, styled
 
 
 def load_pca_panel(
@@ -126,9 +126,12 @@ def fig2_pca(
     colors_of = loss_colors(loss_labels)
     present = [lo for lo in loss_labels if any(lo in panels[e]["embeddings"] for e in exps)]
     ncols = 1 + len(present)
-    side = min(1.75, (PAGE_IN - 0.9) / ncols)
-    fig, axes = figure(len(exps), ncols, PAGE_IN, side + 0.3)
-    for r, exp in enumerate(exps):
+    side = min(1.75, (PAGE_IN - 1.3) / ncols)
+    fig = plt.figure(figsize=(PAGE_IN, (side + 0.55) * len(exps)), layout="constrained")
+    rows = fig.subfigures(len(exps), 1, squeeze=False)[:, 0]
+    for r, (exp, sub_fig) in enumerate(zip(exps, rows, strict=True)):
+        axes = sub_fig.subplots(1, ncols, squeeze=False)
+        sub_fig.suptitle(str(labels.get(exp, exp)), x=0.0, ha="left", fontweight="bold")
         panel = panels[exp]
         x, y = panel["input"]
         classes = sorted(int(c) for c in np.unique(y) if c != -1)
@@ -139,7 +142,7 @@ def fig2_pca(
             (lo, loss_labels[lo], colors_of[lo], panel["embeddings"].get(lo)) for lo in present
         ]
         for c, (key, title, color, data) in enumerate(cols):
-            ax = axes[r, c]
+            ax = axes[0, c]
             ax.set_xticks([])
             ax.set_yticks([])
             if data is None:
@@ -148,16 +151,12 @@ def fig2_pca(
             pts, ratio = _pca2(data[0], seed)
             _scatter(ax, pts, data[1], colors, size)
             ax.set_xlabel(f"PC1 {100 * ratio[0]:.0f}%", labelpad=1)
-            ax.set_ylabel(
-                (f"{labels.get(exp, exp)}\n" if c == 0 else "") + f"PC2 {100 * ratio[1]:.0f}%",
-                labelpad=1,
-            )
+            ax.set_ylabel(f"PC2 {100 * ratio[1]:.0f}%", labelpad=1)
             if key != "input":
                 for spine in ax.spines.values():
                     spine.set_edgecolor(color)
                     spine.set_linewidth(1.2)
-            if r == 0 or key == "input":
-                ax.set_title(title, color=color)
+            ax.set_title(title, color=color)
         n_pts, n_tot = len(y), panel.get("n_total", len(y))
         names = panel.get("class_names")
         if len(classes) <= 20:
@@ -171,7 +170,7 @@ def fig2_pca(
                     Line2D([], [], marker="x", linestyle="", color=OUTLIER_COLOR, markersize=3.5)
                 )
                 text.append("outlier")
-            axes[r, -1].legend(
+            axes[0, -1].legend(
                 handles,
                 text,
                 title=f"class ({n_pts} of {n_tot} test points)",
@@ -183,11 +182,11 @@ def fig2_pca(
                 ncol=1 if len(classes) <= 10 else 2,
             )
         else:
-            axes[r, -1].text(
+            axes[0, -1].text(
                 1.04,
                 0.5,
                 f"{len(classes)} classes\n(colour = class)\n{n_pts} of {n_tot}\ntest points",
-                transform=axes[r, -1].transAxes,
+                transform=axes[0, -1].transAxes,
                 va="center",
             )
     save(fig, stem, dpi)
