@@ -129,7 +129,7 @@ def fig2_pca(
     side = min(1.75, (PAGE_IN - 1.3) / ncols)
     fig = plt.figure(figsize=(PAGE_IN, (side + 0.55) * len(exps)), layout="constrained")
     rows = fig.subfigures(len(exps), 1, squeeze=False)[:, 0]
-    for r, (exp, sub_fig) in enumerate(zip(exps, rows, strict=True)):
+    for exp, sub_fig in zip(exps, rows, strict=True):
         axes = sub_fig.subplots(1, ncols, squeeze=False)
         sub_fig.suptitle(str(labels.get(exp, exp)), x=0.0, ha="left", fontweight="bold")
         panel = panels[exp]
