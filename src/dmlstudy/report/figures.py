@@ -101,6 +101,13 @@ def save(fig, stem: str | Path, dpi: int = 150) -> None:
     plt.close(fig)
 
 
+def wrap(text, ncols: int) -> str:
+    """A panel title broken into lines that fit one of ``ncols`` panels of a page."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(text), max(14, int(90 / max(ncols, 1))))) or str(text)
+
+
 def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
     cols = min(n, max_cols)
     return (n + cols - 1) // cols, cols
@@ -160,7 +167,7 @@ def fig1_intra_class_variance(
                     np.arange(len(order)), mean.to_numpy()[order], ".", ms=2, color=colors[loss]
                 )
                 ax.set_xlabel("class (sorted by variance)")
-        ax.set_title(str(sub["label"].iloc[0] if "label" in sub else exp))
+        ax.set_title(wrap(sub["label"].iloc[0] if "label" in sub else exp, ncols))
         ax.set_ylabel("intra-class variance")
     _hide_unused(axes, len(exps))
     n = _seed_counts(metrics, "loss", loss_labels)
@@ -210,7 +217,7 @@ def fig_spectrum(
             ax.fill_between(idx, arr.min(0), arr.max(0), color=colors[loss], alpha=0.25, lw=0)
         ax.set_yscale("log")
         ax.set_xlabel("singular value index")
-        ax.set_title(labels.get(exp, exp))
+        ax.set_title(wrap(labels.get(exp, exp), ncols))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes[:, 0]:
         ax.set_ylabel("normalised singular value")
@@ -365,7 +372,7 @@ def fig_sensitivity(
         ax.set_xlabel(key)
         split = rows["scored_on"].iloc[0]
         ax.set_ylabel(f"{catalog.label(rows['metric'].iloc[0])} ({split})")
-        ax.set_title(experiments[exp]["label"])
+        ax.set_title(wrap(experiments[exp]["label"], ncols))
         ax.grid(alpha=0.3, lw=0.4)
     _hide_unused(axes, len(exps))
     present = [lo for lo in loss_labels if lo in set(table["loss"])]
