@@ -218,7 +218,7 @@ def fig_spectrum(
         ax.set_yscale("log")
         ax.set_xlabel("singular value index")
         ax.set_title(wrap(labels.get(exp, exp), ncols))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     for ax in axes[:, 0]:
         ax.set_ylabel("normalised singular value")
     _hide_unused(axes, len(exps))
