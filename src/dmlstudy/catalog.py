@@ -161,6 +161,22 @@ for _m in (
         source="Musgrave et al. 2020",
     ),
     Metric(
+        "r_precision",
+        "R-Prec.",
+        "R-Precision",
+        _T4,
+        "Ranking",
+        higher_is_better=True,
+        source="Musgrave et al. 2020",
+    ),
+    Metric(
+        "precision@1",
+        "P@1",
+        "precision@1",
+        higher_is_better=True,
+        source="Musgrave et al. 2020 (recall@1 over the queries that have a positive)",
+    ),
+    Metric(
         "effective_rank",
         "Eff. rank",
         "effective rank",

@@ -6,14 +6,29 @@ It needs no torch: a job on saved embeddings starts in well under a second."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import geometry, h5io
+from . import catalog, geometry, h5io
 from .io import write_json
 from .metrics import intra_collapse_epoch, loss_decay_epoch, variance_statistics
 from .splits import OUTLIER
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """What a catalogued metric's ``compute`` gets: the evaluated embeddings ``z`` and labels
+    ``y`` (the split of ``evaluation.split``, outliers included as label -1), the train and
+    test splits (``{"x", "y"}``), the run's history and its evaluation settings."""
+
+    z: np.ndarray
+    y: np.ndarray
+    train: dict
+    test: dict
+    history: pd.DataFrame
+    evaluation: dict
 
 
 def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dict:
@@ -75,6 +90,10 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
     metrics["singular_value_spectrum"] = geometry.spectrum(z[y != OUTLIER])
     if len(te["y"]):  # an empty test split (test_fraction 0) has no k-NN / retrieval scores
         metrics.update(_downstream_metrics(tr, te, ev))
+    context = MetricContext(z=z, y=y, train=tr, test=te, history=hist, evaluation=ev)
+    for spec in catalog.METRICS.values():  # metrics registered with their own function
+        if spec.compute is not None:
+            metrics[spec.key] = float(spec.compute(context))
     write_json(out_path, metrics)
     return metrics
 
