@@ -91,8 +91,10 @@ rule tuned_comparison:
             },
         ),
         gains_csv="results/tables/tuned_gains.csv",
-        csv=report(
-            "results/tables/tuned_comparison.csv",
+        csv="results/tables/tuned_comparison.csv",
+        tex="results/tables/tuned_comparison.tex",
+        html=report(
+            "results/tables/tuned_comparison.html",
             caption="../report/tuned_comparison.rst",
             category="Claims",
             labels={
@@ -100,7 +102,6 @@ rule tuned_comparison:
                 "content": "fixed vs tuned, verdicts",
             },
         ),
-        tex="results/tables/tuned_comparison.tex",
     log:
         "results/logs/aggregate/tuned_comparison.log",
     benchmark:

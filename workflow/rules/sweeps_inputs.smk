@@ -58,6 +58,7 @@ if TUNED:
         "results/tables/tuned_gains.csv",
         "results/tables/tuned_comparison.csv",
         "results/tables/tuned_comparison.tex",
+        "results/tables/tuned_comparison.html",
     ]
 
 
