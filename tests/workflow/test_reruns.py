@@ -137,7 +137,7 @@ def test_changed_margin_reruns_training_evaluation_aggregation_only(plans):
     assert "prepare_data" not in rules(jobs) and "extract_features" not in rules(jobs)
     assert runs(jobs, "train_model") == every_run(cfg)
     assert runs(jobs, "evaluate_run") == every_run(cfg)
-    assert {"make_tables", "make_figures"} <= aggregation(jobs)
+    assert {"make_table", "make_figures"} <= aggregation(jobs)
     assert "Params have changed" in text
 
 
@@ -148,7 +148,7 @@ def test_changed_synthetic_parameter_reruns_only_the_synthetic_chain(plans):
     assert "extract_features" not in rules(jobs)
     assert runs(jobs, "train_model") == every_run(cfg, ["synthetic_mlp"])
     assert runs(jobs, "evaluate_run") == every_run(cfg, ["synthetic_mlp"])
-    assert {"make_tables", "make_figures"} <= aggregation(jobs)
+    assert {"make_table", "make_figures"} <= aggregation(jobs)
 
 
 def test_added_seed_runs_only_that_seeds_jobs_and_aggregation(plans):
@@ -157,7 +157,7 @@ def test_added_seed_runs_only_that_seeds_jobs_and_aggregation(plans):
     assert "prepare_data" not in rules(jobs) and "extract_features" not in rules(jobs)
     assert runs(jobs, "train_model") == every_run(cfg, seeds=[7])
     assert runs(jobs, "evaluate_run") == every_run(cfg, seeds=[7])
-    assert {"make_tables", "make_figures"} <= aggregation(jobs)
+    assert {"make_table", "make_figures"} <= aggregation(jobs)
 
 
 def test_changed_knn_k_reruns_evaluation_and_aggregation_not_training(plans):
@@ -165,7 +165,7 @@ def test_changed_knn_k_reruns_evaluation_and_aggregation_not_training(plans):
     jobs = planned_jobs(text)
     assert rules(jobs) & {"prepare_data", "extract_features", "train_model"} == set()
     assert runs(jobs, "evaluate_run") == every_run(cfg)
-    assert {"make_tables", "make_figures"} <= aggregation(jobs)
+    assert {"make_table", "make_figures"} <= aggregation(jobs)
 
 
 def test_experiment_override_reruns_only_that_experiment(plans):
@@ -180,7 +180,7 @@ def test_changed_label_reruns_only_aggregation(plans):
     _, text = plans["label"]
     jobs = planned_jobs(text)
     assert rules(jobs) & (STAGES - {"all"}) == set()
-    assert "make_tables" in aggregation(jobs)
+    assert "make_table" in aggregation(jobs)
 
 
 def test_changed_backbone_reruns_features_and_head_chain_only(plans):

@@ -98,7 +98,7 @@ def test_dry_run_requests_gpus_only_for_training_and_extraction(tmp_path, device
     assert proc.returncode == 0, proc.stdout + proc.stderr
     jobs = _jobs_by_rule(proc.stdout)
     assert GPU_RULES <= set(jobs), sorted(jobs)
-    assert {"evaluate_run", "make_tables", "prepare_data"} <= set(jobs), sorted(jobs)
+    assert {"evaluate_run", "make_table", "prepare_data"} <= set(jobs), sorted(jobs)
     for rule, resources in jobs.items():
         for res in resources:
             has_gpu = re.search(r"\bgpu=1\b", res) is not None
