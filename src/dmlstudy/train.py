@@ -301,6 +301,8 @@ class _Loop:
         self.x = x.to(self.dev)
         self.diag_x = self.x if diag_x is None else diag_x.to(self.dev)
         self.index = LabelIndex(y, s.outliers)
+        if problem := self.index.pair_problem():
+            raise DmlStudyError(f"{s.loss}, seed {s.seed}: {problem}")
         self.class_distances = ClassDistances(y if diag_y is None else diag_y)
         self.loss_fn = self._build_loss(y)
         extra = list(self.loss_fn.parameters()) if isinstance(self.loss_fn, nn.Module) else []

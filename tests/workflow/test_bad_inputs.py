@@ -314,3 +314,53 @@ def test_missing_data_folder_stops_before_any_job(tiny_run_copy, tmp_path):
     assert dry.returncode == 0, output_of(dry)
     assert "dataset 'fashion': required files not found" in dry.stderr
     assert file_mtimes(wd) == before
+
+
+# --------------------------------------------------------------------------- issue 24
+def prepare_small(root, name="synthetic", **spec) -> Path:
+    """A synthetic data file with the given source options (validated defaults for the rest)."""
+    cfg = C.validate(
+        {
+            "datasets": {name: {"source": "synthetic", **spec}},
+            "experiments": {"e": {"dataset": name, "model": "mlp"}},
+        }
+    )
+    path = Path(root) / f"{name}.h5"
+    sources.prepare_to_file(cfg["datasets"][name], name, path)
+    return path
+
+
+# one training and one test point per class: no class has two training points
+ONE_TRAINING_POINT_PER_CLASS = {
+    "n_classes": 6,
+    "n_per_class": 2,
+    "dim": 8,
+    "label_noise": 0.0,
+    "outlier_fraction": 0.0,
+    "test_fraction": 0.5,
+}
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "triplet"])
+def test_no_positive_pair_refuses_to_train(small, tmp_path, loss):
+    """Case 2: contrastive used to train on negative pairs only and exit 0 (k-NN at chance,
+    MAP@R NaN, Table 1 intra-class variance 0.0); now both losses refuse before any epoch,
+    naming the dataset problem and the fix, and write nothing."""
+    from dmlstudy.errors import DmlStudyError
+
+    data = prepare_small(tmp_path, **ONE_TRAINING_POINT_PER_CLASS)
+    assert len(np.unique(h5io.read_split(data, "train")["y"])) == 6
+    with pytest.raises(DmlStudyError) as info:
+        runs.train_run(
+            data,
+            small["resolved"],
+            loss,
+            0,
+            run_outputs(tmp_path / "run"),
+            tmp_path / "run" / "ck.pt",
+        )
+    text = str(info.value)
+    assert "no positive pair" in text and "6 training points" in text
+    assert "no class has two training points" in text
+    assert "n_per_class" in text and "test_fraction" in text  # the fix
+    assert_no_results(tmp_path / "run")

@@ -157,6 +157,27 @@ def _identity(runs: pd.DataFrame, exp: str) -> dict:
     }
 
 
+#: Why a value can be undefined for every seed of a run (shown as n/a, explained in a note).
+UNDEFINED = {
+    "map@r": "no test query has another point of its class",
+    "intra_mean": "no class has two evaluation points",
+    "intra_var": "no class has two evaluation points",
+}
+
+
+def undefined_notes(records: list[dict], columns: Mapping[str, str]) -> list[str]:
+    """A note per reason for the columns (key -> header) that are n/a in some row because
+    the value is undefined (``UNDEFINED``), so an n/a never goes unexplained."""
+    why: dict[str, list[str]] = {}
+    for key, header in columns.items():
+        if key in UNDEFINED and any(math.isnan(r.get(f"{key}_mean", 0.0)) for r in records):
+            why.setdefault(UNDEFINED[key], []).append(header)
+    return [
+        f"n/a: {', '.join(h)} {'is' if len(h) == 1 else 'are'} undefined: {reason}."
+        for reason, h in why.items()
+    ]
+
+
 # --------------------------------------------------------------------------- Table 1
 TABLE1_STATS = [
     ("intra_mean", "Intra μ"),
@@ -216,6 +237,7 @@ def table1(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
         "embeddings (Eq. 3), outliers excluded unless configured."
     )
     notes.append(seed_test_note(has_seed_tests(df, losses)))
+    notes += undefined_notes(records, dict(TABLE1_STATS))
     tex = latex.table(
         blocks, "Statistics of intra- and inter-class variance (Eq. 3).", "tab:variance", notes
     )
@@ -303,10 +325,11 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
     experiment's ``[(metric key, header)]``. The CSV has one row per experiment and loss
     with ``{key}_mean``, ``{key}_std``, ``{key}_p_seeds`` for every key."""
     exps, losses = experiment_order(df), losses_present(df, loss_labels)
-    records, blocks = [], []
+    records, blocks, headers = [], [], {}
     for exp in exps:
         here = [lo for lo in losses if n_seeds(df, exp, lo)]
         cols = columns_of(df[df["experiment"] == exp])
+        headers.update(cols)
         rows = []
         for loss in here:
             runs = runs_of(df, exp, loss)
@@ -332,6 +355,7 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
     notes = notes + [
         f"Mean ± std over seeds ({seed_range(out)}).",
         seed_test_note(has_seed_tests(df, losses)),
+        *undefined_notes(records, headers),
     ]
     return out, latex.table(blocks, caption, label, notes)
 
@@ -383,7 +407,7 @@ def table4(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
 
     def columns_of(runs):
         cols = [(k, f"R@{k.split('@')[1]}") for k in recall_keys(runs)]
-        if present(runs, "map@r"):
+        if "map@r" in runs:  # computed (a test split exists), even where undefined: n/a
             cols.append(("map@r", "MAP@R"))
         return cols
 

@@ -258,3 +258,22 @@ def test_table5_geometry_values_are_the_runs_means(runs):
     # two panels that each fit a page (the compile test checks the widths)
     assert tex.count("\\toprule") == 2 and tex.count("\\bottomrule") == 2
     assert "Eff. rank" in tex and "CDNV" in tex
+
+
+# --------------------------------------------------------------------------- issue 24, case 2
+def test_an_undefined_value_is_na_with_a_reason_not_a_dropped_column(tmp_path):
+    """MAP@R undefined for every seed of a run (no test query has another point of its
+    class) keeps its column, shows n/a, and a note says why; so does an undefined
+    intra-class variance in Table 1 (never 0.0)."""
+    rng = np.random.default_rng(0)
+    undefined = {"map@r": math.nan, "intra_mean": math.nan, "intra_var": math.nan}
+    ms = [make_metrics("synthetic_mlp", lo, s, rng, **undefined) for lo in LOSSES for s in SEEDS]
+    df = frame(tmp_path, ms)
+    out, tex = tables.table4(df, LOSS_LABELS)
+    assert "Loss & R@1 & R@5 & R@10 & MAP@R \\\\" in tex
+    assert all(r[-1] == "n/a" for r in body_rows(tex)[:2])
+    assert "n/a: MAP@R is undefined" in tex and "no test query has another point" in tex
+    assert out["map@r_mean"].isna().all()
+    _, tex1 = tables.table1(df, LOSS_LABELS)
+    assert all(r[1] == "n/a" and r[2] == "n/a" for r in body_rows(tex1)[:2])
+    assert "n/a: Intra $\\mu$, Intra $\\sigma^2$ are undefined: no class has two evaluation" in tex1
