@@ -364,3 +364,16 @@ def test_no_positive_pair_refuses_to_train(small, tmp_path, loss):
     assert "no class has two training points" in text
     assert "n_per_class" in text and "test_fraction" in text  # the fix
     assert_no_results(tmp_path / "run")
+
+
+def test_the_job_log_holds_a_few_progress_lines_not_one_per_epoch(small, tmp_path, caplog):
+    """Case 5: Snakemake prints a failed or interrupted job's whole log; 50 epochs make
+    about 10 progress lines (every 5th epoch, the first and the last), not 51. Every epoch
+    stays in history.csv."""
+    resolved = with_training(small["resolved"], epochs=50)
+    out = run_outputs(tmp_path / "run")
+    with caplog.at_level("INFO", logger="dmlstudy.train"):
+        runs.train_run(small["data"], resolved, "triplet", 0, out, tmp_path / "run" / "ck.pt")
+    logged = [int(m) for m in re.findall(r"epoch +(\d+)/50", caplog.text)]
+    assert logged == list(range(0, 51, 5))
+    assert len(pd.read_csv(out["history"])) == 51
