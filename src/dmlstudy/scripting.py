@@ -13,9 +13,9 @@ package function the job runs (``"module:function"``)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
-import contextlib
 import logging
 import os
 import signal

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import shutil
@@ -377,3 +378,43 @@ def test_the_job_log_holds_a_few_progress_lines_not_one_per_epoch(small, tmp_pat
     logged = [int(m) for m in re.findall(r"epoch +(\d+)/50", caplog.text)]
     assert logged == list(range(0, 51, 5))
     assert len(pd.read_csv(out["history"])) == 51
+
+
+def evaluation_of(resolved) -> dict:
+    return {"experiment": resolved["experiment"], "evaluation": resolved_evaluation()}
+
+
+def resolved_evaluation() -> dict:
+    return C.validate(
+        {
+            "experiments": {"e": {"dataset": "s", "model": "mlp"}},
+            "datasets": {"s": {"source": "synthetic"}},
+        }
+    )["evaluation"]
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "triplet"])
+@pytest.mark.parametrize("lr, healthy", [(1e-3, True), (1e3, False), (1e6, False)])
+def test_a_collapsed_run_fails_its_health_check(small, tmp_path, caplog, loss, lr, healthy):
+    """Case 3: with training.lr 1000 or 1e6 the run used to exit 0 without a word while its
+    gradient norm collapsed (and k-NN accuracy and MAP@R fell). On the tiny synthetic data
+    its health check now fails: metrics.json says so (``health``) and the evaluation job
+    logs a WARNING; the default learning rate passes."""
+    resolved = with_training(small["resolved"], lr=lr)
+    run = tmp_path / "run"
+    out = run_outputs(run)
+    runs.train_run(small["data"], resolved, loss, 0, out, run / "ck.pt")
+    with caplog.at_level("WARNING", logger="dmlstudy"):
+        m = evaluate.evaluate_run(
+            out["embeddings"], out["history"], evaluation_of(resolved), run / "metrics.json"
+        )
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["health"] == m["health"]
+    checks = [p["check"] for p in m["health"]["problems"]]
+    if healthy:
+        assert m["health"]["status"] == "ok" and not caplog.records, caplog.text
+        return
+    assert m["health"]["status"] == "warning" and "gradient_vanished" in checks
+    assert m["health"]["measures"]["grad_ratio"] < 1e-2
+    warning = f"health check of synthetic_mlp / {loss} / seed 0 failed"
+    assert warning in caplog.text and "Lower training.lr" in caplog.text

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import pandas as pd
 from scipy import stats as sps
 
-from . import latex
+from . import health, latex
 from .latex import Block, fmt, fmt_p, pm
 from .load import experiment_order, losses_present
 from .stats import compare, finite, mean_std
@@ -157,6 +157,11 @@ def _identity(runs: pd.DataFrame, exp: str) -> dict:
     }
 
 
+def health_notes(df: pd.DataFrame, flags: Mapping, loss_labels: Mapping[str, str]) -> list[str]:
+    """The note on the runs whose health check failed (``report.health``), if any."""
+    return health.note(flags, loss_labels, {e: group_name(df, e) for e in experiment_order(df)})
+
+
 #: Why a value can be undefined for every seed of a run (shown as n/a, explained in a note).
 UNDEFINED = {
     "map@r": "no test query has another point of its class",
@@ -193,6 +198,7 @@ def table1(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
     exps, losses = experiment_order(df), losses_present(df, loss_labels)
     records, blocks, notes = [], [], []
     keys = [k for k, _ in TABLE1_STATS]
+    flags = health.flagged(df)
     for exp in exps:
         here = [lo for lo in losses if n_seeds(df, exp, lo)]
         tests = {lo: class_ttest(df, exp, here[0], lo) for lo in here[1:]}
@@ -206,6 +212,7 @@ def table1(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
                 "data": runs["data_description"].iloc[0],
                 "loss": loss,
                 "n_seeds": len(runs),
+                "health": health.cell(flags, exp, loss),
             }
             for key in keys + ["inter_dist_mean", "inter_dist_std"]:
                 rec[f"{key}_mean"], rec[f"{key}_std"], _ = mean_std(runs[key])
@@ -215,7 +222,7 @@ def table1(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
                 rec[f"{key}_p_seeds"] = row_p(df, exp, key, here, loss)
             records.append(rec)
             rows.append(
-                [loss_labels.get(loss, loss)]
+                [health.label(flags, exp, loss, loss_labels.get(loss, loss))]
                 + [pm(rec[f"{k}_mean"], rec[f"{k}_std"], len(runs)) for k in keys]
             )
         if has_seed_tests(df[df["experiment"] == exp], here):
@@ -237,7 +244,7 @@ def table1(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
         "embeddings (Eq. 3), outliers excluded unless configured."
     )
     notes.append(seed_test_note(has_seed_tests(df, losses)))
-    notes += undefined_notes(records, dict(TABLE1_STATS))
+    notes += undefined_notes(records, dict(TABLE1_STATS)) + health_notes(df, flags, loss_labels)
     tex = latex.table(
         blocks, "Statistics of intra- and inter-class variance (Eq. 3).", "tab:variance", notes
     )
@@ -271,6 +278,7 @@ def table2(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
     exps, losses = experiment_order(df), losses_present(df, loss_labels)
     records, blocks = [], []
     tested = has_seed_tests(df, losses)
+    flags = health.flagged(df)
     for exp in exps:
         here = [lo for lo in losses if n_seeds(df, exp, lo)]
         epochs = int(df[df["experiment"] == exp]["epochs"].max())
@@ -283,6 +291,7 @@ def table2(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
                 "loss": loss,
                 "n_seeds": len(runs),
                 "epochs": int(runs["epochs"].max()),
+                "health": health.cell(flags, exp, loss),
             }
             for key, _ in TABLE2_METRICS[:2]:
                 m, s, n = mean_std(runs[key])
@@ -296,7 +305,7 @@ def table2(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
                 rec[f"{key}_p_seeds"] = row_p(df, exp, key, here, loss, censored.get(key))
             records.append(rec)
         pairs = [(here[0], lo) for lo in here[1:]] if tested else []
-        columns = [loss_labels.get(lo, lo) for lo in here]
+        columns = [health.label(flags, exp, lo, loss_labels.get(lo, lo)) for lo in here]
         columns += [
             "p (seeds)" if len(here) == 2 else f"p ({loss_labels.get(b, b)})" for _, b in pairs
         ]
@@ -313,6 +322,7 @@ def table2(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
         "Mean ± std over seeds (loss-decay epoch: over the seeds that reached it).",
         seed_test_note(tested)
         + (" Loss-decay epoch: Gehan's rank test when a seed never reached it." if tested else ""),
+        *health_notes(df, flags, loss_labels),
     ]
     tex = latex.table(blocks, "Greediness metrics.", "tab:greediness", notes, first_header="Metric")
     return pd.DataFrame(records), tex
@@ -326,6 +336,7 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
     with ``{key}_mean``, ``{key}_std``, ``{key}_p_seeds`` for every key."""
     exps, losses = experiment_order(df), losses_present(df, loss_labels)
     records, blocks, headers = [], [], {}
+    flags = health.flagged(df)
     for exp in exps:
         here = [lo for lo in losses if n_seeds(df, exp, lo)]
         cols = columns_of(df[df["experiment"] == exp])
@@ -339,8 +350,9 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
                 "loss": loss,
                 "n_seeds": len(runs),
                 **(extra(runs) if extra else {}),
+                "health": health.cell(flags, exp, loss),
             }
-            row = [loss_labels.get(loss, loss)]
+            row = [health.label(flags, exp, loss, loss_labels.get(loss, loss))]
             for key, _ in cols:
                 m, s, n = mean_std(runs[key]) if key in runs else (math.nan, math.nan, 0)
                 rec[f"{key}_mean"], rec[f"{key}_std"] = m, s
@@ -356,6 +368,7 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
         f"Mean ± std over seeds ({seed_range(out)}).",
         seed_test_note(has_seed_tests(df, losses)),
         *undefined_notes(records, headers),
+        *health_notes(df, flags, loss_labels),
     ]
     return out, latex.table(blocks, caption, label, notes)
 
