@@ -418,3 +418,36 @@ def test_a_collapsed_run_fails_its_health_check(small, tmp_path, caplog, loss, l
     assert m["health"]["measures"]["grad_ratio"] < 1e-2
     warning = f"health check of synthetic_mlp / {loss} / seed 0 failed"
     assert warning in caplog.text and "Lower training.lr" in caplog.text
+
+
+def test_fig2_of_a_config_without_a_test_split_shows_the_evaluation_split(small, tmp_path):
+    """Case 6: the authors' preset has no test split (test_fraction 0) and scores its
+    training points (evaluation.split: train); Fig. 2 used to fail reshaping the empty test
+    split. It now shows the split the metrics score and says which."""
+    from types import SimpleNamespace
+
+    from dmlstudy.report import figures, jobs
+
+    data = prepare_small(tmp_path, n_classes=4, n_per_class=40, dim=16, test_fraction=0)
+    assert len(h5io.read_split(data, "test")["y"]) == 0
+    emb = {}
+    for loss in ("contrastive", "triplet"):
+        out = run_outputs(tmp_path / loss)
+        runs.train_run(data, small["resolved"], loss, 0, out, tmp_path / loss / "ck.pt")
+        emb[loss] = out["embeddings"]
+    panel = figures.load_pca_panel(data, emb, n_samples=100, split="train")
+    assert panel["split"] == "train" and panel["n_total"] == 168
+    assert panel["input"][0].shape == (100, 16)
+    spec = {"input": str(data), "embeddings": emb, "split": "train"}
+    outputs = SimpleNamespace(png=str(tmp_path / "fig2_pca.png"))
+    params = SimpleNamespace(
+        panels={"synthetic_code": spec},
+        labels={"synthetic_code": "Synthetic"},
+        loss_labels={"contrastive": "Contrastive", "triplet": "Triplet"},
+        samples=100,
+        seed=0,
+        dpi=50,
+    )
+    jobs.pca_figure(None, outputs, params)
+    assert (tmp_path / "fig2_pca.png").stat().st_size > 0
+    assert (tmp_path / "fig2_pca.pdf").stat().st_size > 0

@@ -218,18 +218,32 @@ def fig3_greediness(
 
 # --------------------------------------------------------------------------- Fig. 2
 def load_pca_panel(
-    input_path, embedding_paths: Mapping[str, str | Path], n_samples: int, seed: int = 0
+    input_path,
+    embedding_paths: Mapping[str, str | Path],
+    n_samples: int,
+    seed: int = 0,
+    split: str = "test",
 ) -> dict:
-    """Test split of an experiment's training input (flattened) and of each loss's test
-    embeddings, on the same seeded subsample of at most ``n_samples`` points.
+    """The evaluation split ``split`` (``test``, ``train`` or ``all``: what
+    ``evaluation.split`` scores) of an experiment's training input (flattened) and of each
+    loss's embeddings, on the same seeded subsample of at most ``n_samples`` points. A
+    config without a test split (the authors' preset) scores, and so shows, its training
+    points.
 
     Returns ``{"input": (x, y), "embeddings": {loss: (z, y)}, "class_names": [...] | None,
-    "n_total": N}``."""
+    "n_total": N, "split": split}``."""
     from .. import h5io
 
-    te = h5io.read_split(input_path, "test")
+    def read(path):
+        parts = [
+            h5io.read_split(path, s) for s in (("train", "test") if split == "all" else (split,))
+        ]
+        return np.concatenate([p["x"] for p in parts]), np.concatenate([p["y"] for p in parts])
+
     attrs = h5io.read_attrs(input_path)
-    x, y = te["x"], np.asarray(te["y"])
+    x, y = read(input_path)
+    if not len(y):
+        raise ValueError(f"{input_path}: the {split} split is empty; nothing to plot")
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(y), size=min(n_samples, len(y)), replace=False))
     out = {
@@ -237,13 +251,13 @@ def load_pca_panel(
         "embeddings": {},
         "class_names": attrs.get("class_names"),
         "n_total": int(len(y)),
+        "split": split,
     }
     for loss, path in embedding_paths.items():
-        emb = h5io.read_split(path, "test")
-        z, yz = np.asarray(emb["x"]), np.asarray(emb["y"])
+        z, yz = read(path)
         if len(yz) != len(y) or not np.array_equal(yz, y):
             raise ValueError(
-                f"{path}: test labels differ from {input_path}'s; the embeddings were not "
+                f"{path}: {split} labels differ from {input_path}'s; the embeddings were not "
                 "computed from this input (rerun the workflow so both are current)"
             )
         out["embeddings"][loss] = (z[idx].astype(np.float32), yz[idx])
@@ -385,15 +399,20 @@ def fig2_pca(
                 va="center",
             )
         n_pts, n_tot = len(y), panel.get("n_total", len(y))
+        split = panel.get("split", "test")
         axes[r, 0].annotate(
-            f"test split: {n_pts} of {n_tot} points",
+            f"{split} split: {n_pts} of {n_tot} points"
+            + ("" if split == "test" else " (the evaluation split: no test split scored)"),
             xy=(0.01, 0.01),
             xycoords="axes fraction",
             fontsize=7,
             color="dimgray",
         )
+    splits = {p.get("split", "test") for p in panels.values()}
+    which = "test" if splits == {"test"} else "evaluation-split"
     fig.suptitle(
-        "Fig. 2: PCA of the input data and of the test embeddings of each loss (coloured by class)",
+        f"Fig. 2: PCA of the input data and of the {which} embeddings of each loss "
+        "(coloured by class)",
         y=1.0,
     )
     fig.tight_layout()
