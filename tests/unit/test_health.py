@@ -63,7 +63,7 @@ def test_collapse_to_a_point():
     y = np.repeat(np.arange(4), 30)
     r = H.check(HEALTHY, z, y)
     assert checks(r) == ["collapsed_to_point"]
-    assert r["measures"]["spread"] < 1e-3
+    assert r["measures"]["spread"] < 1e-3 < H.POINT_SPREAD
     assert "collapsed to a point" in r["problems"][0]["message"]
     assert "training.lr" in r["problems"][0]["message"]  # the fix
     # all-zero embeddings are a point too
@@ -155,8 +155,8 @@ def test_embedding_thresholds_are_where_they_say():
         z = offset + base / np.sqrt((base**2).sum(1).mean()) * s
         return H.check(HEALTHY, z, y)
 
-    assert at_spread(0.0101)["status"] == "ok"
-    assert checks(at_spread(0.0099)) == ["collapsed_to_point"]
+    assert at_spread(H.POINT_SPREAD * 1.01)["status"] == "ok"
+    assert checks(at_spread(H.POINT_SPREAD * 0.99)) == ["collapsed_to_point"]
 
     def at_share(share):  # first axis holds ``share`` of the variance exactly
         w = np.linalg.svd(base, full_matrices=False)[0] * np.sqrt(len(base))
