@@ -26,7 +26,10 @@ from .stats import compare, finite, mean_std
 ALPHA = 0.05
 
 
-def runs_of(df: pd.DataFrame, exp: str, loss: str) -> pd.DataFrame:
+def runs_of(df: pd.DataFrame, exp: str, loss: str | None) -> pd.DataFrame:
+    """The runs of ``exp`` with ``loss`` (every loss: None)."""
+    if loss is None:
+        return df[df["experiment"] == exp]
     return df[(df["experiment"] == exp) & (df["loss"] == loss)]
 
 
@@ -167,15 +170,22 @@ UNDEFINED = {
     "map@r": "no test query has another point of its class",
     "intra_mean": "no class has two evaluation points",
     "intra_var": "no class has two evaluation points",
+    "alignment": "no class has two evaluation points",
 }
 
 
-def undefined_notes(records: list[dict], columns: Mapping[str, str]) -> list[str]:
+def undefined_notes(
+    records: list[dict], columns: Mapping[str, str], scored: list[bool] | None = None
+) -> list[str]:
     """A note per reason for the columns (key -> header) that are n/a in some row because
-    the value is undefined (``UNDEFINED``), so an n/a never goes unexplained."""
+    the value is undefined (``UNDEFINED``), so an n/a never goes unexplained. ``scored``:
+    per record, whether its runs had a test split (MAP@R of one without is n/a for that
+    reason, which ``no_test_split_note`` gives)."""
+    scored = scored or [True] * len(records)
     why: dict[str, list[str]] = {}
     for key, header in columns.items():
-        if key in UNDEFINED and any(math.isnan(r.get(f"{key}_mean", 0.0)) for r in records):
+        rows = [r for r, ok in zip(records, scored, strict=True) if ok or key != "map@r"]
+        if key in UNDEFINED and any(math.isnan(r.get(f"{key}_mean", 0.0)) for r in rows):
             why.setdefault(UNDEFINED[key], []).append(header)
     return [
         f"n/a: {', '.join(h)} {'is' if len(h) == 1 else 'are'} undefined: {reason}."
@@ -335,7 +345,7 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
     experiment's ``[(metric key, header)]``. The CSV has one row per experiment and loss
     with ``{key}_mean``, ``{key}_std``, ``{key}_p_seeds`` for every key."""
     exps, losses = experiment_order(df), losses_present(df, loss_labels)
-    records, blocks, headers = [], [], {}
+    records, blocks, headers, has_test = [], [], {}, []
     flags = health.flagged(df)
     for exp in exps:
         here = [lo for lo in losses if n_seeds(df, exp, lo)]
@@ -359,6 +369,7 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
                 rec[f"{key}_p_seeds"] = row_p(df, exp, key, here, loss)
                 row.append(pm(m, s, n))
             records.append(rec)
+            has_test.append(scored(runs))
             rows.append(row)
         if has_seed_tests(df[df["experiment"] == exp], here):
             rows += p_rows(df, exp, [k for k, _ in cols], here, loss_labels)
@@ -367,7 +378,7 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
     notes = notes + [
         f"Mean ± std over seeds ({seed_range(out)}).",
         seed_test_note(has_seed_tests(df, losses)),
-        *undefined_notes(records, headers),
+        *undefined_notes(records, headers, has_test),
         *health_notes(df, flags, loss_labels),
     ]
     return out, latex.table(blocks, caption, label, notes)
@@ -383,12 +394,29 @@ def single(runs: pd.DataFrame, key: str):
     return vals[0] if len(vals) == 1 else (None if not vals else "/".join(map(str, vals)))
 
 
+def scored(runs: pd.DataFrame) -> bool:
+    """Whether the runs have k-NN and retrieval scores (a test split to score)."""
+    return present(runs, "knn_k")
+
+
+def no_test_split_note(df: pd.DataFrame) -> list[str]:
+    """The note on experiments without a test split, whose Tables 3 and 4 cells are n/a."""
+    names = [group_name(df, e) for e in experiment_order(df) if not scored(runs_of(df, e, None))]
+    if not names:
+        return []
+    return [
+        f"n/a for {', '.join(names)}: no test split (test_fraction 0), so nothing is "
+        "classified or retrieved; its other tables score the training points "
+        "(evaluation.split: train)."
+    ]
+
+
 def table3(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
     """Table 3: classification accuracy of a k-NN classifier (train embeddings → test
     embeddings; k from the config, 5 in the paper) and, when computed, of a linear probe."""
 
     def columns_of(runs):
-        cols = [("knn_accuracy", f"{single(runs, 'knn_k')}-NN acc.")]
+        cols = [("knn_accuracy", f"{single(runs, 'knn_k') or 'k'}-NN acc.")]
         if present(runs, "linear_probe_accuracy"):
             cols.append(("linear_probe_accuracy", "Linear probe"))
         return cols
@@ -396,7 +424,8 @@ def table3(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
     notes = [
         "k-NN: majority vote of the k nearest train embeddings for each test embedding "
         "(the paper's 'classification accuracy', k = 5); linear probe: logistic regression fitted "
-        "on the train embeddings. Outliers (label -1) excluded."
+        "on the train embeddings. Outliers (label -1) excluded.",
+        *no_test_split_note(df),
     ]
     return metric_table(
         df,
@@ -419,15 +448,18 @@ def table4(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
     """Table 4: retrieval recall@k (k from the config, 1/5/10 in the paper) and MAP@R."""
 
     def columns_of(runs):
+        if not scored(runs):  # no test split: n/a, and a note says why
+            return [("recall@k", "R@k"), ("map@r", "MAP@R")]
         cols = [(k, f"R@{k.split('@')[1]}") for k in recall_keys(runs)]
-        if "map@r" in runs:  # computed (a test split exists), even where undefined: n/a
+        if "map@r" in runs:  # computed, even where undefined: n/a with the reason
             cols.append(("map@r", "MAP@R"))
         return cols
 
     notes = [
         "Test split as both query set and gallery, each query excluded from its own ranking; "
         "ranking by dot product of L2-normalised embeddings; R@k: a hit when any of the top k "
-        "shares the query's label. MAP@R as in Musgrave et al. (2020). Outliers are not queries."
+        "shares the query's label. MAP@R as in Musgrave et al. (2020). Outliers are not queries.",
+        *no_test_split_note(df),
     ]
     return metric_table(
         df,

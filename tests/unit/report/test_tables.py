@@ -277,3 +277,29 @@ def test_an_undefined_value_is_na_with_a_reason_not_a_dropped_column(tmp_path):
     _, tex1 = tables.table1(df, LOSS_LABELS)
     assert all(r[1] == "n/a" and r[2] == "n/a" for r in body_rows(tex1)[:2])
     assert "n/a: Intra $\\mu$, Intra $\\sigma^2$ are undefined: no class has two evaluation" in tex1
+
+
+def test_a_config_without_a_test_split_has_na_tables_3_and_4_with_the_reason(tmp_path):
+    """Issue 24, case 6: the authors' preset (test_fraction 0) has no k-NN or retrieval
+    scores. Table 3 read "None-NN acc." and Table 4 had no column at all; both now show
+    n/a under named columns, with a note saying why."""
+    rng = np.random.default_rng(0)
+    downstream = ("knn_k", "knn_accuracy", "linear_probe_accuracy", "map@r")
+    ms = [
+        {
+            k: v
+            for k, v in make_metrics("synthetic_mlp", lo, s, rng).items()
+            if k not in downstream and not k.startswith("recall@")
+        }
+        for lo in LOSSES
+        for s in SEEDS
+    ]
+    df = frame(tmp_path, ms)
+    note = "n/a for Synthetic: no test split (test\\_fraction 0)"
+    _, tex3 = tables.table3(df, LOSS_LABELS)
+    assert "Loss & k-NN acc. \\\\" in tex3 and "None" not in tex3
+    assert [r[1] for r in body_rows(tex3)[:2]] == ["n/a", "n/a"] and note in tex3
+    _, tex4 = tables.table4(df, LOSS_LABELS)
+    assert "Loss & R@k & MAP@R \\\\" in tex4
+    assert all(r[1:] == ["n/a", "n/a"] for r in body_rows(tex4)[:2]) and note in tex4
+    assert "no test query has another point" not in tex4  # not the reason here
