@@ -331,6 +331,65 @@ def prepare_small(root, name="synthetic", **spec) -> Path:
     return path
 
 
+# label noise leaves class 3 with one point (seed 1); every other class puts one of its
+# points in test, so no class keeps two training points either
+ONE_POINT_CLASS = {
+    "n_classes": 5,
+    "n_per_class": 2,
+    "dim": 8,
+    "label_noise": 0.2,
+    "outlier_fraction": 0.0,
+    "test_fraction": 0.5,
+    "seed": 1,
+}
+
+
+def test_a_one_point_class_stays_in_training_with_a_warning(tmp_path, caplog):
+    """Case 1: data preparation used to crash with scikit-learn's ValueError ("The least
+    populated classes in y have only 1 member"). The class now stays whole in the
+    training split, and a warning names it and the fix."""
+    with caplog.at_level("WARNING", logger="dmlstudy"):
+        data = prepare_small(tmp_path, **ONE_POINT_CLASS)
+    train, test = h5io.read_split(data, "train")["y"], h5io.read_split(data, "test")["y"]
+    assert (train == 3).sum() == 1 and (test == 3).sum() == 0
+    assert "class 3 has a single point" in caplog.text and "n_per_class" in caplog.text
+
+
+def test_too_few_points_to_stratify_is_a_clear_error(tmp_path):
+    """Case 1, the issue's own config (n_classes 4, n_per_class 2, default test_fraction
+    0.2): 2 test points cannot hold one of each of 4 classes. A config error names the
+    numbers and the fix instead of scikit-learn's traceback."""
+    from dmlstudy.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        prepare_small(tmp_path, n_classes=4, n_per_class=2)
+    text = str(info.value)
+    assert "cannot split 8 points of 4 classes stratified with test_fraction 0.2" in text
+    assert "Raise n_per_class" in text
+    assert not (tmp_path / "synthetic.h5").exists()
+
+
+@pytest.mark.slow
+def test_one_point_classes_and_no_positive_pair_in_the_workflow(tmp_path):
+    """Cases 1 and 2 through Snakemake: the data job succeeds and its warning reaches the
+    console; the contrastive training job then refuses with one line naming the dataset
+    problem and the fix. No traceback anywhere, no result written."""
+    cfg = load_yaml(TINY_CONFIG)
+    cfg["seeds"], cfg["losses"] = [0], ["contrastive"]
+    cfg["datasets"] = {"tiny": {"source": "synthetic", **ONE_POINT_CLASS}}
+    cfg["experiments"] = {"tiny_mlp": {"dataset": "tiny", "model": "mlp"}}
+    configfile = write_config(tmp_path / "one_point.yaml", cfg)
+    run = "results/runs/tiny_mlp/contrastive/seed0"
+    proc = run_snakemake(tmp_path / "wd", configfile, f"{run}/model.pt")
+    out = output_of(proc)
+    assert proc.returncode != 0
+    assert re.search(r"warning: class 3 has a single point.*results/logs/prepare_data/tiny", out)
+    assert "error: contrastive, seed 0: no positive pair among the 5 training points" in out
+    assert "Traceback" not in out, out
+    assert (tmp_path / "wd" / "results" / "data" / "tiny.h5").exists()
+    assert_no_results(tmp_path / "wd" / run)
+
+
 # one training and one test point per class: no class has two training points
 ONE_TRAINING_POINT_PER_CLASS = {
     "n_classes": 6,
@@ -451,3 +510,23 @@ def test_fig2_of_a_config_without_a_test_split_shows_the_evaluation_split(small,
     jobs.pca_figure(None, outputs, params)
     assert (tmp_path / "fig2_pca.png").stat().st_size > 0
     assert (tmp_path / "fig2_pca.pdf").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_the_authors_preset_runs_end_to_end(tmp_path):
+    """Case 6 through Snakemake: config/authors_code.yaml, made small (one seed, 2 epochs,
+    fewer points), runs `all`; Fig. 2 shows the training points it scores, and Tables 3 and
+    4 say why they have no numbers. (The full preset takes about 6 minutes on 2 shared
+    cores; README.)"""
+    cfg = load_yaml(Path(C.__file__).parents[2] / "config" / "authors_code.yaml")
+    cfg["seeds"] = [0]
+    cfg["training"]["epochs"] = 2
+    cfg["datasets"]["synthetic_l2"].update(n_classes=4, n_per_class=30, dim=16)
+    configfile = write_config(tmp_path / "authors_small.yaml", cfg)
+    proc = run_snakemake(tmp_path / "wd", configfile, "all")
+    require_success(proc, "the authors' preset")
+    results = tmp_path / "wd" / "results"
+    assert (results / "figures" / "fig2_pca.png").stat().st_size > 0
+    for table in ("table3_classification.tex", "table4_retrieval.tex"):
+        assert "no test split" in (results / "tables" / table).read_text()
+    assert "Traceback" not in output_of(proc)
