@@ -142,7 +142,8 @@ def _non_finite(history: pd.DataFrame, z: np.ndarray) -> list[dict]:
                 rows,
                 0,
                 f"{rows} of {len(z)} evaluation embeddings are not finite: no metric of "
-                f"them means anything. {LOWER_LR}.",
+                f"them means anything. Check the input data for NaN/inf (also the points "
+                f"training never sees), or lower training.lr.",
             )
         )
     return out

@@ -530,3 +530,29 @@ def test_the_authors_preset_runs_end_to_end(tmp_path):
     for table in ("table3_classification.tex", "table4_retrieval.tex"):
         assert "no test split" in (results / "tables" / table).read_text()
     assert "Traceback" not in output_of(proc)
+
+
+def test_non_finite_embeddings_stop_the_evaluation_naming_the_problem(small, tmp_path):
+    """The health check's non-finite case at evaluation: embeddings with NaN (test inputs
+    with NaN that training never saw) would make every metric meaningless; the evaluation
+    stops naming the run, the count and the fix, and writes no metrics.json."""
+    run = tmp_path / "run"
+    out = run_outputs(run)
+    runs.train_run(small["data"], small["resolved"], "triplet", 0, out, run / "ck.pt")
+    tr, te = h5io.read_split(out["embeddings"], "train"), h5io.read_split(out["embeddings"], "test")
+    te["x"][[1, 4]] = np.nan
+    h5io.write_splits(
+        out["embeddings"], {"train": tr, "test": te}, h5io.read_attrs(out["embeddings"])
+    )
+    with pytest.raises(TrainingDivergedError) as info:
+        evaluate.evaluate_run(
+            out["embeddings"],
+            out["history"],
+            evaluation_of(small["resolved"]),
+            run / "metrics.json",
+        )
+    text = str(info.value)
+    assert "synthetic_mlp / triplet / seed 0" in text
+    assert f"2 of {len(te['y'])} evaluation embeddings" in text
+    assert "training.lr" in text and "NaN/inf" in text
+    assert not (run / "metrics.json").exists()
