@@ -218,26 +218,17 @@ def fig3_greediness(
 
 # --------------------------------------------------------------------------- Fig. 2
 def load_pca_panel(
-    input_path,
-    embedding_paths: Mapping[str, str | Path],
-    n_samples: int,
-    seed: int = 0,
-    split: str = "test",
+    input_path, embedding_paths: Mapping[str, str | Path], n_samples: int, seed=0, split="test"
 ) -> dict:
-    """The evaluation split ``split`` (``test``, ``train`` or ``all``: what
-    ``evaluation.split`` scores) of an experiment's training input (flattened) and of each
-    loss's embeddings, on the same seeded subsample of at most ``n_samples`` points. A
-    config without a test split (the authors' preset) scores, and so shows, its training
-    points.
-
-    Returns ``{"input": (x, y), "embeddings": {loss: (z, y)}, "class_names": [...] | None,
-    "n_total": N, "split": split}``."""
+    """The split that ``evaluation.split`` scores (``test``, ``train`` or ``all``; the
+    authors' preset has no test split and scores its training points) of an experiment's
+    training input (flattened) and of each loss's embeddings, on the same seeded subsample
+    of at most ``n_samples`` points. Returns ``{"input": (x, y), "embeddings": {loss: (z,
+    y)}, "class_names": [...] | None, "n_total": N, "split": split}``."""
     from .. import h5io
 
     def read(path):
-        parts = [
-            h5io.read_split(path, s) for s in (("train", "test") if split == "all" else (split,))
-        ]
+        parts = [h5io.read_split(path, s) for s in ("train", "test") if split in (s, "all")]
         return np.concatenate([p["x"] for p in parts]), np.concatenate([p["y"] for p in parts])
 
     attrs = h5io.read_attrs(input_path)
@@ -399,10 +390,8 @@ def fig2_pca(
                 va="center",
             )
         n_pts, n_tot = len(y), panel.get("n_total", len(y))
-        split = panel.get("split", "test")
         axes[r, 0].annotate(
-            f"{split} split: {n_pts} of {n_tot} points"
-            + ("" if split == "test" else " (the evaluation split: no test split scored)"),
+            f"{panel.get('split', 'test')} split: {n_pts} of {n_tot} points",
             xy=(0.01, 0.01),
             xycoords="axes fraction",
             fontsize=7,

@@ -17,16 +17,17 @@ from collections.abc import Mapping
 import pandas as pd
 from scipy import stats as sps
 
-from . import health, latex
+from . import health, latex, undefined
 from .latex import Block, fmt, fmt_p, pm
 from .load import experiment_order, losses_present
 from .stats import compare, finite, mean_std
+from .undefined import scored
 
 #: Significance level of the marker in the tables (the p-values themselves are in the CSVs).
 ALPHA = 0.05
 
 
-def runs_of(df: pd.DataFrame, exp: str, loss: str | None) -> pd.DataFrame:
+def runs_of(df: pd.DataFrame, exp: str, loss: str | None = None) -> pd.DataFrame:
     """The runs of ``exp`` with ``loss`` (every loss: None)."""
     if loss is None:
         return df[df["experiment"] == exp]
@@ -165,34 +166,6 @@ def health_notes(df: pd.DataFrame, flags: Mapping, loss_labels: Mapping[str, str
     return health.note(flags, loss_labels, {e: group_name(df, e) for e in experiment_order(df)})
 
 
-#: Why a value can be undefined for every seed of a run (shown as n/a, explained in a note).
-UNDEFINED = {
-    "map@r": "no test query has another point of its class",
-    "intra_mean": "no class has two evaluation points",
-    "intra_var": "no class has two evaluation points",
-    "alignment": "no class has two evaluation points",
-}
-
-
-def undefined_notes(
-    records: list[dict], columns: Mapping[str, str], scored: list[bool] | None = None
-) -> list[str]:
-    """A note per reason for the columns (key -> header) that are n/a in some row because
-    the value is undefined (``UNDEFINED``), so an n/a never goes unexplained. ``scored``:
-    per record, whether its runs had a test split (MAP@R of one without is n/a for that
-    reason, which ``no_test_split_note`` gives)."""
-    scored = scored or [True] * len(records)
-    why: dict[str, list[str]] = {}
-    for key, header in columns.items():
-        rows = [r for r, ok in zip(records, scored, strict=True) if ok or key != "map@r"]
-        if key in UNDEFINED and any(math.isnan(r.get(f"{key}_mean", 0.0)) for r in rows):
-            why.setdefault(UNDEFINED[key], []).append(header)
-    return [
-        f"n/a: {', '.join(h)} {'is' if len(h) == 1 else 'are'} undefined: {reason}."
-        for reason, h in why.items()
-    ]
-
-
 # --------------------------------------------------------------------------- Table 1
 TABLE1_STATS = [
     ("intra_mean", "Intra μ"),
@@ -254,7 +227,7 @@ def table1(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFra
         "embeddings (Eq. 3), outliers excluded unless configured."
     )
     notes.append(seed_test_note(has_seed_tests(df, losses)))
-    notes += undefined_notes(records, dict(TABLE1_STATS)) + health_notes(df, flags, loss_labels)
+    notes += undefined.notes(records, dict(TABLE1_STATS)) + health_notes(df, flags, loss_labels)
     tex = latex.table(
         blocks, "Statistics of intra- and inter-class variance (Eq. 3).", "tab:variance", notes
     )
@@ -378,7 +351,7 @@ def metric_table(df, loss_labels, columns_of, caption, label, notes, extra=None)
     notes = notes + [
         f"Mean ± std over seeds ({seed_range(out)}).",
         seed_test_note(has_seed_tests(df, losses)),
-        *undefined_notes(records, headers, has_test),
+        *undefined.notes(records, headers, has_test),
         *health_notes(df, flags, loss_labels),
     ]
     return out, latex.table(blocks, caption, label, notes)
@@ -394,21 +367,9 @@ def single(runs: pd.DataFrame, key: str):
     return vals[0] if len(vals) == 1 else (None if not vals else "/".join(map(str, vals)))
 
 
-def scored(runs: pd.DataFrame) -> bool:
-    """Whether the runs have k-NN and retrieval scores (a test split to score)."""
-    return present(runs, "knn_k")
-
-
 def no_test_split_note(df: pd.DataFrame) -> list[str]:
-    """The note on experiments without a test split, whose Tables 3 and 4 cells are n/a."""
-    names = [group_name(df, e) for e in experiment_order(df) if not scored(runs_of(df, e, None))]
-    if not names:
-        return []
-    return [
-        f"n/a for {', '.join(names)}: no test split (test_fraction 0), so nothing is "
-        "classified or retrieved; its other tables score the training points "
-        "(evaluation.split: train)."
-    ]
+    exps = experiment_order(df)
+    return undefined.no_test_split([group_name(df, e) for e in exps if not scored(runs_of(df, e))])
 
 
 def table3(df: pd.DataFrame, loss_labels: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
