@@ -1,20 +1,25 @@
 """The evaluation stage: one run's metrics.json from its saved embeddings and history
-(Eq. 3 statistics, greediness, k-NN / linear-probe accuracy, recall@k, MAP@R).
+(Eq. 3 statistics, greediness, k-NN / linear-probe accuracy, recall@k, MAP@R), and the
+run's health check (``health``: divergence, collapse; a WARNING in the log when it fails).
 
 It needs no torch: a job on saved embeddings starts in well under a second."""
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import catalog, geometry, h5io
+from . import catalog, geometry, h5io, health
+from .errors import TrainingDivergedError
 from .io import write_json
 from .metrics import intra_collapse_epoch, loss_decay_epoch, variance_statistics
 from .splits import OUTLIER
+
+log = logging.getLogger("dmlstudy.evaluate")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
         z, y = te["x"], te["y"]
     hist = pd.read_csv(history_path)
     run = h5io.read_attrs(embeddings_path)
+    checked = _health(hist, z, y, resolved, run)
     stats = variance_statistics(z, y, include_outliers=ev["include_outliers"])
     decay = loss_decay_epoch(hist["loss"].to_numpy())
     collapse = intra_collapse_epoch(hist["intra_class_distance"].to_numpy())
@@ -94,8 +100,23 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
     for spec in catalog.METRICS.values():  # metrics registered with their own function
         if spec.compute is not None:
             metrics[spec.key] = float(spec.compute(context))
+    metrics["health"] = checked
     write_json(out_path, metrics)
     return metrics
+
+
+def _health(hist: pd.DataFrame, z: np.ndarray, y: np.ndarray, resolved: dict, run: dict):
+    """The run's health check; a failed one is a WARNING (log and console). Non-finite
+    embeddings stop the evaluation: no metric of them would mean anything."""
+    checked = health.check(hist, z, y)
+    if checked["status"] != "ok":
+        name = f"{resolved['experiment']} / {run['loss']} / seed {run['seed']}"
+        if run.get("point"):
+            name += f" at {run['point']}"
+        if any(p["check"] == "non_finite_embeddings" for p in checked["problems"]):
+            raise TrainingDivergedError(f"{name}: {health.summary(checked)}")
+        log.warning("health check of %s failed: %s", name, health.summary(checked))
+    return checked
 
 
 def _downstream_metrics(tr: dict, te: dict, ev: dict) -> dict:

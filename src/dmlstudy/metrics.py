@@ -38,10 +38,11 @@ def class_centroids(z: np.ndarray, y: np.ndarray, include_outliers: bool = False
 
 
 def per_class_intra_variance(z, y, include_outliers: bool = False) -> dict[int, float]:
-    """``(1/N_c) sum_{i in I_c} ||z_i - mu_c||^2`` for each class c (the inner term of Eq. 3)."""
+    """``(1/N_c) sum_{i in I_c} ||z_i - mu_c||^2`` for each class c (the inner term of Eq. 3);
+    NaN for a class with a single point (no spread to measure, not a variance of 0)."""
     classes, centroids, counts, inverse, zk = class_centroids(z, y, include_outliers)
     sq = ((zk - centroids[inverse]) ** 2).sum(axis=1)
-    per = class_sums(sq, inverse, len(classes)) / counts
+    per = np.where(counts > 1, class_sums(sq, inverse, len(classes)) / counts, np.nan)
     return {int(c): float(v) for c, v in zip(classes, per, strict=True)}
 
 
@@ -59,7 +60,8 @@ def _pairwise_centroid_distances(centroids: np.ndarray) -> np.ndarray:
 def variance_statistics(z, y, include_outliers: bool = False) -> dict:
     """Eq. 3 and the Table 1 statistics.
 
-    - ``intra_class_variance``: sigma^2_intra of Eq. 3 (mean over classes of the per-class variance);
+    - ``intra_class_variance``: sigma^2_intra of Eq. 3 (mean over classes of the per-class
+      variance; classes of a single point have none and are left out, NaN if all are);
     - ``intra_mean`` / ``intra_var``: mean and variance (ddof 0) across classes of the per-class
       variance (Table 1, "Intra-class mu, sigma^2");
     - ``inter_class_variance``: sigma^2_inter of Eq. 3, the mean squared centroid distance over
@@ -78,14 +80,16 @@ def variance_statistics(z, y, include_outliers: bool = False) -> dict:
         )
     per = per_class_intra_variance(z, y, include_outliers)
     v = np.array(list(per.values()))
+    v = v[~np.isnan(v)]  # classes of one point have no intra-class variance
+    nan = float("nan")
     d = _pairwise_centroid_distances(centroids)
     d2 = d**2
     return {
         "classes": [int(c) for c in classes],
         "per_class_intra_variance": per,
-        "intra_class_variance": float(v.mean()),
-        "intra_mean": float(v.mean()),
-        "intra_var": float(v.var()),
+        "intra_class_variance": float(v.mean()) if v.size else nan,
+        "intra_mean": float(v.mean()) if v.size else nan,
+        "intra_var": float(v.var()) if v.size else nan,
         "inter_class_variance": float(d2.mean()),
         "inter_mean": float(d2.mean()),
         "inter_var": float(d2.var()),

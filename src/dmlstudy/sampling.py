@@ -79,6 +79,32 @@ class LabelIndex:
         ok = (pos < len(classes)) & (classes[np.minimum(pos, len(classes) - 1)] == self.y)
         return classes, np.where(ok, pos, -1)
 
+    def pair_problem(self) -> str | None:
+        """Why no metric-learning loss can train on these labels, or None.
+
+        The rule: at least one point must have a positive partner other than itself (two
+        points of one class, outliers excluded unless ``as_class``) and at least one
+        negative. Without a positive pair a loss only pushes points apart: a contrastive
+        run would exit 0 with k-NN accuracy at chance and the intra-class statistics
+        undefined. A drawn self-pair (``allow_self_positive``) has distance 0 and teaches
+        nothing, so it does not count."""
+        n_classes = len(self.classes[self.classes != OUTLIER])
+        if not np.any((self.count > 1) & self.can_be_positive):
+            outliers = "" if self.can_be_positive.all() else "; outliers form no positives"
+            return (
+                f"no positive pair among the {self.n} training points: no class has two "
+                f"training points ({n_classes} classes{outliers}), so a "
+                f"loss could only push points apart. Give each class at least 2 training "
+                f"points: more points per class (a synthetic dataset's n_per_class), a "
+                f"smaller test_fraction, or a larger training.max_train_samples."
+            )
+        if np.all(self.count == self.n):
+            return (
+                f"no negative pair among the {self.n} training points: they all share one "
+                f"label. Train on a dataset with at least two classes."
+            )
+        return None
+
     def draw_positive(self, rng: np.random.Generator, allow_self: bool):
         """One same-label index per point, and whether it has one at all."""
         others = self.count if allow_self else self.count - 1

@@ -6,9 +6,13 @@ give the same indices; all functions return sorted index arrays.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .errors import ConfigError
+
+log = logging.getLogger("dmlstudy.splits")
 
 #: Label of the §3.1 outliers (points drawn from N(0, 15² I) that belong to no class).
 OUTLIER = -1
@@ -62,14 +66,44 @@ def sklearn_stratified_split(
 
     The synthetic source has always split with it; it stays so that its data files (and every
     result trained on them) remain bit-identical. ``test_fraction`` 0: all points in train,
-    none in test (scikit-learn itself refuses a test size of 0)."""
+    none in test (scikit-learn itself refuses a test size of 0).
+
+    A label with a single point (label noise can leave one) cannot be stratified: it stays
+    whole in the training split, with a warning naming it, and the other points are split
+    as before. Too few points to put one of each class on both sides is a ``ConfigError``
+    naming the numbers and the fix."""
     idx = np.arange(len(y))
     if test_fraction == 0:
         return idx, idx[:0]
     from sklearn.model_selection import train_test_split
 
-    train, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
-    return np.sort(train), np.sort(test)
+    from .errors import ConfigError
+
+    labels, counts = np.unique(y, return_counts=True)
+    single = labels[counts == 1]
+    if len(single):
+        names = ", ".join("-1 (outliers)" if c == OUTLIER else str(c) for c in single)
+        log.warning(
+            "class %s has a single point: it stays in the training split (a class needs 2 "
+            "points to be both trained on and scored, and as the only point of its class it "
+            "forms no positive pair). Give every class at least 2 points: raise n_per_class "
+            "or lower label_noise.",
+            names,
+        )
+    rest = idx[~np.isin(y, single)]
+    try:
+        train, test = train_test_split(
+            rest, test_size=test_fraction, stratify=y[rest], random_state=seed
+        )
+    except ValueError as exc:
+        n_classes = len(labels) - len(single)
+        raise ConfigError(
+            f"cannot split {len(rest)} points of {n_classes} classes stratified with "
+            f"test_fraction {test_fraction} ({exc}). Raise n_per_class (or test_fraction) so "
+            f"that each side holds at least one point of every class, or set "
+            f"test_fraction: 0 to train on all points (with evaluation.split: train)."
+        ) from None
+    return np.sort(np.concatenate([train, idx[np.isin(y, single)]])), np.sort(test)
 
 
 def validation_split(

@@ -320,6 +320,8 @@ class _Loop:
         self.x = x.to(self.dev)
         self.diag_x = self.x if diag_x is None else diag_x.to(self.dev)
         self.index = LabelIndex(y, s.outliers)
+        if problem := self.index.pair_problem():
+            raise DmlStudyError(f"{s.loss}, seed {s.seed}: {problem}")
         self.class_distances = ClassDistances(y if diag_y is None else diag_y)
         self.loss_fn = self._build_loss(y)
         extra = list(self.loss_fn.parameters()) if isinstance(self.loss_fn, nn.Module) else []
@@ -353,6 +355,18 @@ class _Loop:
             if "overflow" not in str(exc):
                 raise
             raise _step_overflow(self.s, epoch, batch) from exc
+
+
+#: About this many epoch lines per run in the job log, plus the first epoch a process runs
+#: and the last: Snakemake prints a failed or interrupted job's whole log, and every epoch's
+#: numbers are in history.csv (and the checkpoint) anyway.
+PROGRESS_LINES = 10
+
+
+def _progress_epoch(epoch: int, first: int, epochs: int) -> bool:
+    """Whether epoch ``epoch`` gets a log line (``first``: the first this process runs)."""
+    every = max(1, math.ceil(epochs / PROGRESS_LINES))
+    return epoch in (first, epochs) or epoch % every == 0
 
 
 def _log_row(r: dict, epochs: int) -> None:
@@ -398,7 +412,8 @@ def train(
         ep = _Epoch(lp, epoch)
         ep.run()
         rows.append(ep.row(t0))
-        _log_row(rows[-1], settings.epochs)
+        if _progress_epoch(epoch, start_epoch, settings.epochs):
+            _log_row(rows[-1], settings.epochs)
         if ckpt_path is not None:
             state = {"key": checkpoint_key, "epoch": epoch, **lp.state(), "history": rows}
             atomic_write(ckpt_path, lambda p, state=state: torch.save(state, p))

@@ -111,3 +111,21 @@ def test_class_distances_brute_force_with_outliers():
     assert intra == pytest.approx(want_intra, rel=1e-9)
     assert inter == pytest.approx(want_inter, rel=1e-9)
     assert (intra, inter) == mean_class_distances(z, y)
+
+
+def test_a_one_point_class_has_no_intra_class_variance():
+    """Issue 24, case 2: a class with one evaluation point has no spread to measure; its
+    variance is undefined (NaN), not 0.0, and Eq. 3 averages over the classes that have one.
+    With no class of two points the statistic itself is undefined."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((7, 3))
+    y = np.array([0, 0, 0, 1, 1, 2, 3])
+    s = variance_statistics(z, y)
+    per = s["per_class_intra_variance"]
+    assert np.isnan(per[2]) and np.isnan(per[3])
+    expect = [np.mean(np.sum((z[y == c] - z[y == c].mean(0)) ** 2, 1)) for c in (0, 1)]
+    assert s["intra_class_variance"] == pytest.approx(np.mean(expect))
+    assert s["intra_var"] == pytest.approx(np.var(expect))
+    single = variance_statistics(z[[0, 3, 5, 6]], y[[0, 3, 5, 6]])
+    assert np.isnan(single["intra_mean"]) and np.isnan(single["intra_var"])
+    assert np.isfinite(single["inter_mean"])

@@ -233,3 +233,48 @@ def test_fold_errors_name_the_key():
             validation_folds(y, np.array([0]), bad, 0.2)
     with pytest.raises(ValueError, match=r"fold must be an integer in \[0, 3\)"):
         validation_fold(y, np.array([0]), 3, 3, 0.2)
+
+
+# --------------------------------------------------------------------------- issue 24, case 1
+def test_sklearn_split_keeps_a_one_point_class_in_train_with_a_warning(caplog):
+    """scikit-learn refuses to stratify a class of one point; that class stays whole in the
+    training split (it cannot be both trained on and scored), named in a warning, and the
+    other classes are split as before."""
+    from dmlstudy.splits import sklearn_stratified_split
+
+    y = np.repeat(np.array([0, 1, 2, 3]), [1, 30, 29, 20])
+    with caplog.at_level("WARNING", logger="dmlstudy"):
+        train, test = sklearn_stratified_split(y, 0.25, seed=0)
+    assert 0 in train and 0 not in test
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(y)))
+    for c in (1, 2, 3):
+        assert (y[test] == c).sum() == pytest.approx(0.25 * (y == c).sum(), abs=1)
+    warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "class 0 has a single point" in warning and "training split" in warning
+    assert "n_per_class" in warning  # the fix
+
+
+def test_sklearn_split_without_one_point_classes_is_unchanged():
+    from sklearn.model_selection import train_test_split
+
+    from dmlstudy.splits import sklearn_stratified_split
+
+    y = np.repeat(np.array([0, 1, 2, -1]), [40, 35, 30, 5])
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=0.2, stratify=y, random_state=3)
+    got = sklearn_stratified_split(y, 0.2, seed=3)
+    assert np.array_equal(got[0], np.sort(tr)) and np.array_equal(got[1], np.sort(te))
+
+
+def test_sklearn_split_too_small_to_stratify_is_a_clear_error():
+    """8 points in 4 classes with test_fraction 0.2: 2 test points cannot hold one of each
+    of 4 classes; a config error names the numbers and the fix, not sklearn's traceback."""
+    from dmlstudy.errors import ConfigError
+    from dmlstudy.splits import sklearn_stratified_split
+
+    y = np.repeat(np.arange(4), 2)
+    with pytest.raises(ConfigError) as info:
+        sklearn_stratified_split(y, 0.2, seed=0)
+    text = str(info.value)
+    assert "8 points" in text and "4 classes" in text and "test_fraction 0.2" in text
+    assert "n_per_class" in text and "test_fraction: 0" in text

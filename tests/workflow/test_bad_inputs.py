@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import shutil
@@ -314,3 +315,244 @@ def test_missing_data_folder_stops_before_any_job(tiny_run_copy, tmp_path):
     assert dry.returncode == 0, output_of(dry)
     assert "dataset 'fashion': required files not found" in dry.stderr
     assert file_mtimes(wd) == before
+
+
+# --------------------------------------------------------------------------- issue 24
+def prepare_small(root, name="synthetic", **spec) -> Path:
+    """A synthetic data file with the given source options (validated defaults for the rest)."""
+    cfg = C.validate(
+        {
+            "datasets": {name: {"source": "synthetic", **spec}},
+            "experiments": {"e": {"dataset": name, "model": "mlp"}},
+        }
+    )
+    path = Path(root) / f"{name}.h5"
+    sources.prepare_to_file(cfg["datasets"][name], name, path)
+    return path
+
+
+# label noise leaves class 3 with one point (seed 1); every other class puts one of its
+# points in test, so no class keeps two training points either
+ONE_POINT_CLASS = {
+    "n_classes": 5,
+    "n_per_class": 2,
+    "dim": 8,
+    "label_noise": 0.2,
+    "outlier_fraction": 0.0,
+    "test_fraction": 0.5,
+    "seed": 1,
+}
+
+
+def test_a_one_point_class_stays_in_training_with_a_warning(tmp_path, caplog):
+    """Case 1: data preparation used to crash with scikit-learn's ValueError ("The least
+    populated classes in y have only 1 member"). The class now stays whole in the
+    training split, and a warning names it and the fix."""
+    with caplog.at_level("WARNING", logger="dmlstudy"):
+        data = prepare_small(tmp_path, **ONE_POINT_CLASS)
+    train, test = h5io.read_split(data, "train")["y"], h5io.read_split(data, "test")["y"]
+    assert (train == 3).sum() == 1 and (test == 3).sum() == 0
+    assert "class 3 has a single point" in caplog.text and "n_per_class" in caplog.text
+
+
+def test_too_few_points_to_stratify_is_a_clear_error(tmp_path):
+    """Case 1, the issue's own config (n_classes 4, n_per_class 2, default test_fraction
+    0.2): 2 test points cannot hold one of each of 4 classes. A config error names the
+    numbers and the fix instead of scikit-learn's traceback."""
+    from dmlstudy.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        prepare_small(tmp_path, n_classes=4, n_per_class=2)
+    text = str(info.value)
+    assert "cannot split 8 points of 4 classes stratified with test_fraction 0.2" in text
+    assert "Raise n_per_class" in text
+    assert not (tmp_path / "synthetic.h5").exists()
+
+
+@pytest.mark.slow
+def test_one_point_classes_and_no_positive_pair_in_the_workflow(tmp_path):
+    """Cases 1 and 2 through Snakemake: the data job succeeds and its warning reaches the
+    console; the contrastive training job then refuses with one line naming the dataset
+    problem and the fix. No traceback anywhere, no result written."""
+    cfg = load_yaml(TINY_CONFIG)
+    cfg["seeds"], cfg["losses"] = [0], ["contrastive"]
+    cfg["datasets"] = {"tiny": {"source": "synthetic", **ONE_POINT_CLASS}}
+    cfg["experiments"] = {"tiny_mlp": {"dataset": "tiny", "model": "mlp"}}
+    configfile = write_config(tmp_path / "one_point.yaml", cfg)
+    run = "results/runs/tiny_mlp/contrastive/seed0"
+    proc = run_snakemake(tmp_path / "wd", configfile, f"{run}/model.pt")
+    out = output_of(proc)
+    assert proc.returncode != 0
+    assert re.search(r"warning: class 3 has a single point.*results/logs/prepare_data/tiny", out)
+    assert "error: contrastive, seed 0: no positive pair among the 5 training points" in out
+    assert "Traceback" not in out, out
+    assert (tmp_path / "wd" / "results" / "data" / "tiny.h5").exists()
+    assert_no_results(tmp_path / "wd" / run)
+
+
+# one training and one test point per class: no class has two training points
+ONE_TRAINING_POINT_PER_CLASS = {
+    "n_classes": 6,
+    "n_per_class": 2,
+    "dim": 8,
+    "label_noise": 0.0,
+    "outlier_fraction": 0.0,
+    "test_fraction": 0.5,
+}
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "triplet"])
+def test_no_positive_pair_refuses_to_train(small, tmp_path, loss):
+    """Case 2: contrastive used to train on negative pairs only and exit 0 (k-NN at chance,
+    MAP@R NaN, Table 1 intra-class variance 0.0); now both losses refuse before any epoch,
+    naming the dataset problem and the fix, and write nothing."""
+    from dmlstudy.errors import DmlStudyError
+
+    data = prepare_small(tmp_path, **ONE_TRAINING_POINT_PER_CLASS)
+    assert len(np.unique(h5io.read_split(data, "train")["y"])) == 6
+    with pytest.raises(DmlStudyError) as info:
+        runs.train_run(
+            data,
+            small["resolved"],
+            loss,
+            0,
+            run_outputs(tmp_path / "run"),
+            tmp_path / "run" / "ck.pt",
+        )
+    text = str(info.value)
+    assert "no positive pair" in text and "6 training points" in text
+    assert "no class has two training points" in text
+    assert "n_per_class" in text and "test_fraction" in text  # the fix
+    assert_no_results(tmp_path / "run")
+
+
+def test_the_job_log_holds_a_few_progress_lines_not_one_per_epoch(small, tmp_path, caplog):
+    """Case 5: Snakemake prints a failed or interrupted job's whole log; 50 epochs make
+    about 10 progress lines (every 5th epoch, the first and the last), not 51. Every epoch
+    stays in history.csv."""
+    resolved = with_training(small["resolved"], epochs=50)
+    out = run_outputs(tmp_path / "run")
+    with caplog.at_level("INFO", logger="dmlstudy.train"):
+        runs.train_run(small["data"], resolved, "triplet", 0, out, tmp_path / "run" / "ck.pt")
+    logged = [int(m) for m in re.findall(r"epoch +(\d+)/50", caplog.text)]
+    assert logged == list(range(0, 51, 5))
+    assert len(pd.read_csv(out["history"])) == 51
+
+
+def evaluation_of(resolved) -> dict:
+    return {"experiment": resolved["experiment"], "evaluation": resolved_evaluation()}
+
+
+def resolved_evaluation() -> dict:
+    return C.validate(
+        {
+            "experiments": {"e": {"dataset": "s", "model": "mlp"}},
+            "datasets": {"s": {"source": "synthetic"}},
+        }
+    )["evaluation"]
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "triplet"])
+@pytest.mark.parametrize("lr, healthy", [(1e-3, True), (1e3, False), (1e6, False)])
+def test_a_collapsed_run_fails_its_health_check(small, tmp_path, caplog, loss, lr, healthy):
+    """Case 3: with training.lr 1000 or 1e6 the run used to exit 0 without a word while its
+    gradient norm collapsed (and k-NN accuracy and MAP@R fell). On the tiny synthetic data
+    its health check now fails: metrics.json says so (``health``) and the evaluation job
+    logs a WARNING; the default learning rate passes."""
+    resolved = with_training(small["resolved"], lr=lr)
+    run = tmp_path / "run"
+    out = run_outputs(run)
+    runs.train_run(small["data"], resolved, loss, 0, out, run / "ck.pt")
+    with caplog.at_level("WARNING", logger="dmlstudy"):
+        m = evaluate.evaluate_run(
+            out["embeddings"], out["history"], evaluation_of(resolved), run / "metrics.json"
+        )
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["health"] == m["health"]
+    checks = [p["check"] for p in m["health"]["problems"]]
+    if healthy:
+        assert m["health"]["status"] == "ok" and not caplog.records, caplog.text
+        return
+    assert m["health"]["status"] == "warning" and "gradient_vanished" in checks
+    assert m["health"]["measures"]["grad_ratio"] < 1e-2
+    warning = f"health check of synthetic_mlp / {loss} / seed 0 failed"
+    assert warning in caplog.text and "Lower training.lr" in caplog.text
+
+
+def test_fig2_of_a_config_without_a_test_split_shows_the_evaluation_split(small, tmp_path):
+    """Case 6: the authors' preset has no test split (test_fraction 0) and scores its
+    training points (evaluation.split: train); Fig. 2 used to fail reshaping the empty test
+    split. It now shows the split the metrics score and says which."""
+    from types import SimpleNamespace
+
+    from dmlstudy.report import figures, jobs
+
+    data = prepare_small(tmp_path, n_classes=4, n_per_class=40, dim=16, test_fraction=0)
+    assert len(h5io.read_split(data, "test")["y"]) == 0
+    emb = {}
+    for loss in ("contrastive", "triplet"):
+        out = run_outputs(tmp_path / loss)
+        runs.train_run(data, small["resolved"], loss, 0, out, tmp_path / loss / "ck.pt")
+        emb[loss] = out["embeddings"]
+    panel = figures.load_pca_panel(data, emb, n_samples=100, split="train")
+    assert panel["split"] == "train" and panel["n_total"] == 168
+    assert panel["input"][0].shape == (100, 16)
+    spec = {"input": str(data), "embeddings": emb, "split": "train"}
+    outputs = SimpleNamespace(png=str(tmp_path / "fig2_pca.png"))
+    params = SimpleNamespace(
+        panels={"synthetic_code": spec},
+        labels={"synthetic_code": "Synthetic"},
+        loss_labels={"contrastive": "Contrastive", "triplet": "Triplet"},
+        samples=100,
+        seed=0,
+        dpi=50,
+    )
+    jobs.pca_figure(None, outputs, params)
+    assert (tmp_path / "fig2_pca.png").stat().st_size > 0
+    assert (tmp_path / "fig2_pca.pdf").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_the_authors_preset_runs_end_to_end(tmp_path):
+    """Case 6 through Snakemake: config/authors_code.yaml, made small (one seed, 2 epochs,
+    fewer points), runs `all`; Fig. 2 shows the training points it scores, and Tables 3 and
+    4 say why they have no numbers. (The full preset takes about 6 minutes on 2 shared
+    cores; README.)"""
+    cfg = load_yaml(Path(C.__file__).parents[2] / "config" / "authors_code.yaml")
+    cfg["seeds"] = [0]
+    cfg["training"]["epochs"] = 2
+    cfg["datasets"]["synthetic_l2"].update(n_classes=4, n_per_class=30, dim=16)
+    configfile = write_config(tmp_path / "authors_small.yaml", cfg)
+    proc = run_snakemake(tmp_path / "wd", configfile, "all")
+    require_success(proc, "the authors' preset")
+    results = tmp_path / "wd" / "results"
+    assert (results / "figures" / "fig2_pca.png").stat().st_size > 0
+    for table in ("table3_classification.tex", "table4_retrieval.tex"):
+        assert "no test split" in (results / "tables" / table).read_text()
+    assert "Traceback" not in output_of(proc)
+
+
+def test_non_finite_embeddings_stop_the_evaluation_naming_the_problem(small, tmp_path):
+    """The health check's non-finite case at evaluation: embeddings with NaN (test inputs
+    with NaN that training never saw) would make every metric meaningless; the evaluation
+    stops naming the run, the count and the fix, and writes no metrics.json."""
+    run = tmp_path / "run"
+    out = run_outputs(run)
+    runs.train_run(small["data"], small["resolved"], "triplet", 0, out, run / "ck.pt")
+    tr, te = h5io.read_split(out["embeddings"], "train"), h5io.read_split(out["embeddings"], "test")
+    te["x"][[1, 4]] = np.nan
+    h5io.write_splits(
+        out["embeddings"], {"train": tr, "test": te}, h5io.read_attrs(out["embeddings"])
+    )
+    with pytest.raises(TrainingDivergedError) as info:
+        evaluate.evaluate_run(
+            out["embeddings"],
+            out["history"],
+            evaluation_of(small["resolved"]),
+            run / "metrics.json",
+        )
+    text = str(info.value)
+    assert "synthetic_mlp / triplet / seed 0" in text
+    assert f"2 of {len(te['y'])} evaluation embeddings" in text
+    assert "training.lr" in text and "NaN/inf" in text
+    assert not (run / "metrics.json").exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from conftest import (
     CONFIG_DIR,
     TINY_CONFIG,
@@ -362,3 +364,78 @@ def test_workflow_run_equals_a_direct_run(tiny_run, tmp_path, experiment, loss, 
     assert metrics_without_clock(tmp_path / "metrics.json") == metrics_without_clock(
         made / "metrics.json"
     )
+
+
+# --------------------------------------------------------------------------- issue 24
+@pytest.mark.slow
+def test_ctrl_c_is_short_on_the_console_and_the_rerun_resumes(tmp_path):
+    """Case 5: Ctrl-C (SIGINT to Snakemake's process group) while two training jobs run used
+    to print both jobs' full logs (one line per epoch) and two KeyboardInterrupt tracebacks.
+    Now each job stops with one line, the console stays short, and the plain rerun resumes.
+    Case 8: a damaged checkpoint is said on the console of the rerun, not only in the job's
+    log, and that job restarts from scratch. Both end exactly where uninterrupted runs end."""
+    cfg = load_yaml(RESUME_CONFIG)
+    cfg["losses"] = ["contrastive", "triplet"]
+    cfg["training"]["epochs"] = epochs = 200  # long enough that both jobs are mid-training
+    configfile = tmp_path / "two_losses.yaml"
+    configfile.write_text(yaml.safe_dump(cfg))
+    workdir = tmp_path / "wd"
+    runs_dir = workdir / "results" / "runs" / EXPERIMENT
+    checkpoints = [runs_dir / lo / f"seed{SEED}" / "checkpoint.pt" for lo in cfg["losses"]]
+    cmd = [*snakemake_args(configfile), "--directory", str(workdir), "all"]
+    with open(tmp_path / "first.out", "w") as fh:
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=snakemake_env(), start_new_session=True
+        )
+        deadline = time.monotonic() + 300
+        while not all(c.exists() for c in checkpoints):  # both jobs are training
+            assert proc.poll() is None, (tmp_path / "first.out").read_text()
+            assert time.monotonic() < deadline, "no training job started"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    console = (tmp_path / "first.out").read_text()
+    assert proc.returncode != 0
+    assert "Traceback" not in console and "KeyboardInterrupt" not in console, console
+    per_job = len(re.findall(rf"epoch +\d+/{epochs}", console)) / 2
+    assert per_job <= 4, console  # a few progress lines per job, not one per epoch
+    assert len(console.splitlines()) < 120, console
+    logs = workdir / "results" / "logs" / "train" / EXPERIMENT
+    for loss in cfg["losses"]:
+        log = (logs / loss / "seed0.log").read_text()
+        assert log.count("interrupted by SIGINT") == 1 and "Traceback" not in log, log
+        assert "rerun the same command" in log
+        assert not (runs_dir / loss / f"seed{SEED}" / "history.csv").exists()
+
+    damaged = checkpoints[1]
+    damaged.write_bytes(b"PK\x03\x04 not a checkpoint")
+    proc = run_snakemake(workdir, configfile, "all")  # the same command, nothing else
+    require_success(proc, "the rerun after Ctrl-C")
+    out = output_of(proc)
+    assert re.search(
+        rf"warning: checkpoint {re.escape(str(damaged.relative_to(workdir)))} unreadable .*"
+        r"training from scratch",
+        out,
+    ), out
+    assert "resuming from" in (logs / "contrastive" / "seed0.log").read_text()
+
+    # uninterrupted runs of the same config, in this process
+    config = C.validate(cfg)
+    data = workdir / "results" / "data" / "synthetic.h5"
+    resolved = P.training_params(config, EXPERIMENT)
+    for loss in cfg["losses"]:
+        ref = tmp_path / "reference" / loss
+        out_ref = run_outputs(ref)
+        runs.train_run(data, resolved, loss, SEED, out_ref, ref / "ck.pt")
+        evaluate.evaluate_run(
+            out_ref["embeddings"],
+            out_ref["history"],
+            P.evaluation_params(config, EXPERIMENT),
+            ref / "metrics.json",
+        )
+        run = runs_dir / loss / f"seed{SEED}"
+        assert_same_history(run / "history.csv", out_ref["history"])
+        assert_same_embeddings(run / "embeddings.h5", out_ref["embeddings"])
+        assert metrics_without_clock(run / "metrics.json") == metrics_without_clock(
+            ref / "metrics.json"
+        )

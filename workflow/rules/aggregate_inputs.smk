@@ -111,8 +111,8 @@ def experiment_info():
 
 
 def pca_panels():
-    """Experiment → its training input file and, per loss, the test embeddings of the
-    first seed (Fig. 2)."""
+    """Experiment → its training input file, per loss the embeddings of the first seed,
+    and the split they are scored on (evaluation.split; Fig. 2 shows that split)."""
     seed = SEEDS[0]
     return {
         name: {
@@ -121,6 +121,7 @@ def pca_panels():
                 loss: f"results/runs/{name}/{loss}/seed{seed}/embeddings.h5"
                 for loss in LOSSES
             },
+            "split": dmlparams.evaluation_params(config, name)["evaluation"]["split"],
         }
         for name in EXPERIMENTS
     }

@@ -9,6 +9,8 @@ import sys
 # The package is imported from this workflow's own tree (src/ beside workflow/), in this
 # process and in every job's script (PYTHONPATH is inherited): a deployed or cloned workflow
 # needs no `pip install -e .`, and never picks up another installed copy of dmlstudy.
+# Jobs in a conda environment (--sdm conda) get no PYTHONPATH (Snakemake removes it there);
+# envs/environment.yaml installs the package editable from DMLSTUDY_ROOT, this tree.
 SRC = os.path.normpath(
     os.path.join(
         str(workflow.current_basedir.get_path_or_uri(secret_free=True)),
@@ -21,7 +23,8 @@ if os.path.isdir(SRC):
     sys.path.insert(0, SRC)
     _pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ.update(
-        PYTHONPATH=os.pathsep.join([SRC] + [p for p in _pythonpath if p != SRC])
+        PYTHONPATH=os.pathsep.join([SRC] + [p for p in _pythonpath if p != SRC]),
+        DMLSTUDY_ROOT=os.path.dirname(SRC),
     )
 
 from dmlstudy import catalog as dmlcatalog

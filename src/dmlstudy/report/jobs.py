@@ -102,12 +102,18 @@ def figures(inputs, outputs, params) -> None:
 
 
 def pca_figure(inputs, outputs, params) -> None:
-    """Figure 2: PCA of each experiment's input data and of each loss's test embeddings
-    (first seed)."""
+    """Figure 2: PCA of each experiment's input data and of each loss's embeddings of the
+    evaluation split (first seed)."""
     from . import pca as f
 
     panels = {
-        name: f.load_pca_panel(spec["input"], spec["embeddings"], params.samples, params.seed)
+        name: f.load_pca_panel(
+            spec["input"],
+            spec["embeddings"],
+            params.samples,
+            params.seed,
+            split=spec.get("split", "test"),
+        )
         for name, spec in params.panels.items()
     }
     f.fig2_pca(

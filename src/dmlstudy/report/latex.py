@@ -200,6 +200,7 @@ _SYMBOLS = (
     ("ˢ", r"\textsuperscript{s}"),
     ("ᶜ", r"\textsuperscript{c}"),
     ("†", r"\textsuperscript{\dag}"),
+    ("‡", r"\textsuperscript{\ddag}"),
 )
 _POWER = re.compile(r"10([⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 _PLAIN = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")

@@ -15,18 +15,23 @@ from .figures import PAGE_IN, loss_colors, save, styled
 
 
 def load_pca_panel(
-    input_path, embedding_paths: Mapping[str, str | Path], n_samples: int, seed: int = 0
+    input_path, embedding_paths: Mapping[str, str | Path], n_samples: int, seed=0, split="test"
 ) -> dict:
-    """Test split of an experiment's training input (flattened) and of each loss's test
-    embeddings, on the same seeded subsample of at most ``n_samples`` points.
-
-    Returns ``{"input": (x, y), "embeddings": {loss: (z, y)}, "class_names": [...] | None,
-    "n_total": N}``."""
+    """The split that ``evaluation.split`` scores (``test``, ``train`` or ``all``; the
+    authors' preset has no test split and scores its training points) of an experiment's
+    training input (flattened) and of each loss's embeddings, on the same seeded subsample
+    of at most ``n_samples`` points. Returns ``{"input": (x, y), "embeddings": {loss: (z,
+    y)}, "class_names": [...] | None, "n_total": N, "split": split, "input_title": ...}``."""
     from .. import h5io
 
-    te = h5io.read_split(input_path, "test")
+    def read(path):
+        parts = [h5io.read_split(path, s) for s in ("train", "test") if split in (s, "all")]
+        return np.concatenate([p["x"] for p in parts]), np.concatenate([p["y"] for p in parts])
+
     attrs = h5io.read_attrs(input_path)
-    x, y = te["x"], np.asarray(te["y"])
+    x, y = read(input_path)
+    if not len(y):
+        raise ValueError(f"{input_path}: the {split} split is empty; nothing to plot")
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(y), size=min(n_samples, len(y)), replace=False))
     out = {
@@ -34,14 +39,14 @@ def load_pca_panel(
         "embeddings": {},
         "class_names": attrs.get("class_names"),
         "n_total": int(len(y)),
+        "split": split,
         "input_title": input_title(attrs),
     }
     for loss, path in embedding_paths.items():
-        emb = h5io.read_split(path, "test")
-        z, yz = np.asarray(emb["x"]), np.asarray(emb["y"])
+        z, yz = read(path)
         if len(yz) != len(y) or not np.array_equal(yz, y):
             raise ValueError(
-                f"{path}: test labels differ from {input_path}'s; the embeddings were not "
+                f"{path}: {split} labels differ from {input_path}'s; the embeddings were not "
                 "computed from this input (rerun the workflow so both are current)"
             )
         out["embeddings"][loss] = (z[idx].astype(np.float32), yz[idx])
@@ -173,7 +178,7 @@ def fig2_pca(
             axes[0, -1].legend(
                 handles,
                 text,
-                title=f"class ({n_pts} of {n_tot} test points)",
+                title=f"class ({n_pts} of {n_tot} {panel.get('split', 'test')} points)",
                 loc="center left",
                 bbox_to_anchor=(1.02, 0.5),
                 frameon=False,
@@ -185,7 +190,8 @@ def fig2_pca(
             axes[0, -1].text(
                 1.04,
                 0.5,
-                f"{len(classes)} classes\n(colour = class)\n{n_pts} of {n_tot}\ntest points",
+                f"{len(classes)} classes\n(colour = class)\n{n_pts} of {n_tot}\n"
+                f"{panel.get('split', 'test')} points",
                 transform=axes[0, -1].transAxes,
                 va="center",
             )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import catalog
+from . import health, undefined
 from .comparisons import PER_CLASS, lookup, pairs_of
 from .doc import Doc, Group, Panel, fits
 from .latex import column_format, fmt_p, isnan, power_of_ten
@@ -36,7 +37,10 @@ class Context:
     comparisons: pd.DataFrame | None = None
 
 
-def runs_of(df: pd.DataFrame, exp: str, loss: str) -> pd.DataFrame:
+def runs_of(df: pd.DataFrame, exp: str, loss: str | None = None) -> pd.DataFrame:
+    """The runs of ``exp`` with ``loss`` (every loss: None)."""
+    if loss is None:
+        return df[df["experiment"] == exp]
     return df[(df["experiment"] == exp) & (df["loss"] == loss)]
 
 
@@ -90,15 +94,23 @@ def event_cell(runs: pd.DataFrame, key: str) -> tuple[str, float, float, int]:
     return text, math.nan, math.nan, len(reached)
 
 
+#: The column a table keeps even when no run has its value (no test split: n/a, and a
+#: note says why), so it never comes out empty.
+ALWAYS = {"table3_classification": "knn_accuracy", "table4_retrieval": "map@r"}
+
+
 def _columns(df: pd.DataFrame, table: str, panel: str | None) -> list[catalog.Metric]:
+    """The table's (panel's) catalogued metrics that the runs have: a column undefined for
+    every run (MAP@R without a query that has a positive) stays, as n/a with a note."""
     cols = catalog.metrics_of(table, panel)
     if table == "table4_retrieval" and panel in (None, "Recall"):
         keys = sorted(
-            (c for c in df.columns if c.startswith("recall@") and df[c].notna().any()),
+            (c for c in df.columns if c.startswith("recall@")),
             key=lambda c: int(c.split("@")[1]),
         )
         cols = [catalog.get(k) for k in keys] + cols
-    return [m for m in cols if m.key in df and (m.event or df[m.key].notna().any())]
+    keep = ALWAYS.get(table)
+    return [m for m in cols if m.key in df or m.key == keep]
 
 
 def _split(panel: Panel) -> list[Panel]:
@@ -134,7 +146,10 @@ def metric_table(
         for lo in losses
         if len(runs_of(df, e, lo))
     }
-    panels, censored, scaled = [], False, False
+    flags = health.flagged(df)
+    for (e, lo), rec in records.items():
+        rec["health"] = health.cell(flags, e, lo)
+    panels, censored, scaled, headers_of = [], False, False, {}
     for title in spec.panels or ("",):
         cols = _columns(df, table, title or None)
         if not cols:
@@ -149,7 +164,8 @@ def metric_table(
                     rec[f"{m.key}_reached"] = k
                     censored |= text.startswith(">")
                 else:
-                    text, (mean, std, k) = "", mean_std(runs[m.key])
+                    values = runs[m.key] if m.key in runs else pd.Series(dtype=float)
+                    text, (mean, std, k) = "", mean_std(values)
                 rec[f"{m.key}_mean"], rec[f"{m.key}_std"] = mean, std
                 stats[(e, lo)] = (text, mean, std, k)
             fmt, exponent = column_format(
@@ -157,13 +173,17 @@ def metric_table(
             )
             fmts[m.key] = fmt
             headers.append(m.header + (f" [{power_of_ten(exponent)}]" if exponent else ""))
+            headers_of[m.key] = headers[-1]
             scaled |= bool(exponent)
             for key, (text, mean, std, k) in stats.items():
                 cells[(key, m.key)] = text or fmt(mean, std if k > 1 else math.nan)
         groups = []
         for e in exps:
             here = [lo for lo in losses if (e, lo) in records]
-            rows = [[name[lo]] + [cells[((e, lo), m.key)] for m in cols] for lo in here]
+            rows = [
+                [health.label(flags, e, lo, name[lo])] + [cells[((e, lo), m.key)] for m in cols]
+                for lo in here
+            ]
             for a, b in pairs_of(here) if len(here) > 1 else []:
                 cmp = [lookup(ctx.comparisons, e, m.key, a, b) for m in cols]
                 label = (
@@ -192,6 +212,13 @@ def metric_table(
         ),
         p_note(ctx),
     ]
+    recs = list(records.values())
+    has_test = [undefined.scored(runs_of(df, r["experiment"], r["loss"])) for r in recs]
+    no_test = [group_name(df, e) for e in exps if not undefined.scored(runs_of(df, e))]
+    extra += undefined.notes(recs, headers_of, has_test)
+    if table in ALWAYS:
+        extra += undefined.no_test_split(no_test)
+    extra += health.note(flags, ctx.loss_labels, {e: group_name(df, e) for e in exps})
     doc = Doc(caption, label, panels, notes + extra)
     return pd.DataFrame(list(records.values())), doc
 

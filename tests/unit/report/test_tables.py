@@ -218,3 +218,64 @@ def test_table1_reports_the_papers_own_test(runs):
     assert row["class_ttest_n_classes"] == 4
     assert "paired t across classes" in " ".join(doc.notes)
     assert pd.notna(row["inter_dist_mean_mean"])
+
+
+def test_an_undefined_value_is_na_with_a_reason_not_a_dropped_column(tmp_path):
+    """MAP@R undefined for every seed of a run (no test query has another point of its
+    class) keeps its column, shows n/a, and a note says why; so does an undefined
+    intra-class variance in Table 1 (never 0.0)."""
+    rng = np.random.default_rng(0)
+    undefined = {"map@r": math.nan, "intra_mean": math.nan, "intra_var": math.nan}
+    ms = [make_metrics("synthetic_mlp", lo, s, rng, **undefined) for lo in LOSSES for s in SEEDS]
+    df = frame(tmp_path, ms)
+    out, doc = tables.table4(df, context(df))
+    assert cells(doc, "MAP@R")[("Synthetic", "Contrastive")] == "n/a"
+    assert "n/a: MAP@R is undefined" in " ".join(doc.notes)
+    assert "no test query has another point" in " ".join(doc.notes)
+    assert out["map@r_mean"].isna().all()
+    _, doc1 = tables.table1(df, context(df))
+    assert cells(doc1, "Intra μ")[("Synthetic", "Triplet")] == "n/a"
+    assert "Intra μ, Intra σ² are undefined: no class has two evaluation" in " ".join(doc1.notes)
+
+
+def test_a_config_without_a_test_split_has_na_tables_3_and_4_with_the_reason(tmp_path):
+    """The authors' preset (test_fraction 0) has no k-NN or retrieval scores: Tables 3 and 4
+    show n/a under named columns, with a note saying why."""
+    rng = np.random.default_rng(0)
+    downstream = ("knn_k", "knn_accuracy", "linear_probe_accuracy", "map@r", "r_precision")
+    ms = [
+        {
+            k: v
+            for k, v in make_metrics("synthetic_mlp", lo, s, rng).items()
+            if k not in downstream and not k.startswith("recall@")
+        }
+        for lo in LOSSES
+        for s in SEEDS
+    ]
+    df = frame(tmp_path, ms)
+    note = "n/a for Synthetic: no test split (test_fraction 0)"
+    _, doc3 = tables.table3(df, context(df))
+    assert cells(doc3, "k-NN acc.")[("Synthetic", "Contrastive")] == "n/a"
+    assert note in " ".join(doc3.notes) and "None" not in to_latex(doc3)
+    _, doc4 = tables.table4(df, context(df))
+    assert cells(doc4, "MAP@R")[("Synthetic", "Triplet")] == "n/a"
+    assert note in " ".join(doc4.notes)
+    assert "no test query has another point" not in " ".join(doc4.notes)  # not the reason
+
+
+def test_a_run_whose_health_check_failed_is_marked(tmp_path):
+    rng = np.random.default_rng(0)
+    bad = {"status": "warning", "problems": [{"check": "collapsed to a point"}]}
+    ms = [
+        make_metrics(
+            "mnist_cnn", lo, s, rng, **({"health": bad} if lo == "triplet" and s == 1 else {})
+        )
+        for lo in LOSSES
+        for s in SEEDS
+    ]
+    df = frame(tmp_path, ms)
+    out, doc = tables.table3(df, context(df))
+    labels = [r[0] for g in doc.panels[0].groups for r in g.rows]
+    assert "Triplet‡" in labels and "Contrastive" in labels
+    assert "seed 1: collapsed to a point" in " ".join(doc.notes)
+    assert out.loc[out["loss"] == "triplet", "health"].iloc[0] == "seed 1: collapsed to a point"
