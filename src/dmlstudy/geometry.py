@@ -44,6 +44,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .metrics import class_centroids
+from .neighbours import as_embeddings
 from .splits import OUTLIER
 
 # Rows of one block of pairwise distances: the block holds at most this many float64s
@@ -57,14 +58,7 @@ RANKME_EPS = 1e-7
 
 
 def _as_embeddings(z) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 2:
-        raise ValueError(f"embeddings must be a 2-D (N, D) array, got shape {z.shape}")
-    if z.shape[0] == 0 or z.shape[1] == 0:
-        raise ValueError(f"embeddings must have at least one row and column, got {z.shape}")
-    if not np.isfinite(z).all():
-        raise ValueError("embeddings contain NaN or infinite values")
-    return z
+    return as_embeddings(z, "embeddings", dtype=np.float64)
 
 
 def _as_labelled(z, y) -> tuple[np.ndarray, np.ndarray]:

@@ -53,17 +53,21 @@ class MetricInputError(DmlStudyError, ValueError):
 # --------------------------------------------------------------------------- validation
 
 
-def as_embeddings(x, name: str) -> np.ndarray:
-    """``x`` as a C-contiguous float32 (n, dim) array; :class:`MetricInputError` naming
-    ``name`` if it is not 2-D, empty, numeric or finite."""
+def as_embeddings(x, name: str = "embeddings", dtype=np.float32) -> np.ndarray:
+    """``x`` as a C-contiguous ``dtype`` (n, dim) array (float32 for the search, float64
+    for the geometry's spectra); :class:`MetricInputError` (a ``ValueError``) naming
+    ``name`` if it is not 2-D, empty (at least one row and column), numeric or finite: the
+    one check of embeddings every metric module uses."""
     arr = np.asarray(x)
     if arr.ndim != 2:
         raise MetricInputError(f"{name}: expected a 2-D array (n, dim), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise MetricInputError(f"{name}: empty array of shape {arr.shape}")
+        raise MetricInputError(
+            f"{name}: empty array of shape {arr.shape}; need at least one row and column"
+        )
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise MetricInputError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    arr = np.ascontiguousarray(arr, dtype=dtype)
     finite = np.isfinite(arr)
     if not finite.all():
         bad_rows = np.flatnonzero(~finite.all(axis=1))
