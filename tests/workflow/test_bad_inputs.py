@@ -485,7 +485,8 @@ def test_fig2_of_a_config_without_a_test_split_shows_the_evaluation_split(small,
     split. It now shows the split the metrics score and says which."""
     from types import SimpleNamespace
 
-    from dmlstudy.report import figures, jobs
+    from dmlstudy.report import jobs
+    from dmlstudy.report import pca as figures
 
     data = prepare_small(tmp_path, n_classes=4, n_per_class=40, dim=16, test_fraction=0)
     assert len(h5io.read_split(data, "test")["y"]) == 0
