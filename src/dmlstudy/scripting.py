@@ -81,7 +81,11 @@ def run_job(snakemake, target: str, *args, **kwargs):
     :func:`run_stage` with the job's threads. Without ``args`` the function gets the job's
     ``(input, output, params)``."""
     setup_logging(snakemake.log[0] if snakemake.log else None)
+    from . import __version__
     from .plugins import load as load_plugins
+
+    # which copy of the package ran (the workflow's own tree: workflow/rules/package.smk)
+    log.info("dmlstudy %s from %s", __version__, Path(__file__).resolve().parent)
 
     # the config's plugins register their losses, samplers, sources, backbones first
     run_stage(load_plugins, (getattr(snakemake, "config", None) or {}).get("plugins"))
