@@ -44,7 +44,7 @@ import _common
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "Snakefile"
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 MARGINS = [0.25, 0.5, 1.0, 1.5, 2.0, 4.0]
 
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "Snakefile"
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 PROFILE = REPO / "profiles" / "default"
 CONFIG_DIR = REPO / "tests" / "config"
 TINY_CONFIG = CONFIG_DIR / "tiny.yaml"

@@ -144,7 +144,11 @@ def run_job(snakemake, target: str, *args, **kwargs):
     ``(input, output, params)``."""
     setup_logging(snakemake.log[0] if snakemake.log else None)
     with interrupts_end_the_job():  # Ctrl-C during the imports (torch: seconds) too
+        from . import __version__
         from .plugins import load as load_plugins
+
+        # which copy of the package ran (the workflow's own tree: workflow/rules/package.smk)
+        log.info("dmlstudy %s from %s", __version__, Path(__file__).resolve().parent)
 
         # the config's plugins register their losses, samplers, sources, backbones first
         run_stage(load_plugins, (getattr(snakemake, "config", None) or {}).get("plugins"))

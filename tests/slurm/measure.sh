@@ -20,7 +20,7 @@ export XDG_CONFIG_HOME="$out/xdg" HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 unset SLURM_CONF
 t0=$(date +%s.%N)
 rc=0
-(cd "$repo" && timeout -s KILL "$limit" snakemake --profile slurm -s "$repo/Snakefile" \
+(cd "$repo" && timeout -s KILL "$limit" snakemake --profile slurm -s "$repo/workflow/Snakefile" \
     --configfile "$config" --directory "$out/work" --nocolor \
     --slurm-init-seconds-before-status-checks 2 --latency-wait 5 all "$@") \
     >"$out/snakemake.out" 2>&1 || rc=$?

@@ -36,7 +36,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 # The workflow to run; another folder only for developing the harness itself.
 SOURCE = Path(os.environ.get("DMLSTUDY_SLURM_SOURCE", REPO)).resolve()
-SNAKEFILE = SOURCE / "Snakefile"
+SNAKEFILE = SOURCE / "workflow" / "Snakefile"
 TINY = SOURCE / "tests" / "config" / "tiny.yaml"
 RESUME = SOURCE / "tests" / "config" / "resume.yaml"
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"

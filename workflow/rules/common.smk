@@ -6,26 +6,11 @@ import os
 import shutil
 import sys
 
-# The package is imported from this workflow's own tree (src/ beside workflow/), in this
-# process and in every job's script (PYTHONPATH is inherited): a deployed or cloned workflow
-# needs no `pip install -e .`, and never picks up another installed copy of dmlstudy.
-# Jobs in a conda environment (--sdm conda) get no PYTHONPATH (Snakemake removes it there);
-# envs/environment.yaml installs the package editable from DMLSTUDY_ROOT, this tree.
-SRC = os.path.normpath(
-    os.path.join(
-        str(workflow.current_basedir.get_path_or_uri(secret_free=True)),
-        "..",
-        "..",
-        "src",
-    )
-)
-if os.path.isdir(SRC):
-    sys.path.insert(0, SRC)
-    _pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ.update(
-        PYTHONPATH=os.pathsep.join([SRC] + [p for p in _pythonpath if p != SRC]),
-        DMLSTUDY_ROOT=os.path.dirname(SRC),
-    )
+
+# The package is imported from this workflow's own tree, on disk or (for a workflow used
+# from a git URL) copied out of Snakemake's source cache: package.smk.
+include: "package.smk"
+
 
 from dmlstudy import catalog as dmlcatalog
 from dmlstudy import config as dmlconfig
@@ -196,12 +181,9 @@ def rule_resources(rule):
 # first on PATH for the status queries of this Snakemake process (DMLSTUDY_SACCT_SHIM=0
 # leaves PATH alone). See docs/slurm.md.
 # (The folder itself, not workflow.source_path(): that is a copy in Snakemake's source
-# cache, without the executable bit. A workflow used from a remote URL has no such folder.)
-_SACCT_SHIM_DIR = os.path.normpath(
-    os.path.join(
-        str(workflow.current_basedir.get_path_or_uri(secret_free=True)), "..", "slurm"
-    )
-)
+# cache, without the executable bit. For a workflow used from a git URL, package.smk has
+# copied it out with the bit set.)
+_SACCT_SHIM_DIR = os.path.join(WORKFLOW_TREE, "workflow", "slurm")
 if (
     os.environ.get("DMLSTUDY_SACCT_SHIM") != "0"
     and shutil.which("sacct")
