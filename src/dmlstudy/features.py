@@ -13,7 +13,6 @@ reads the images, runs the loaded backbone over them and writes the features.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sys
 from pathlib import Path
@@ -44,8 +43,6 @@ def preprocess_image(img: torch.Tensor, size: int, mean, std) -> torch.Tensor:
     Resize (bilinear, antialiased, whole image, no crop) happens on the uint8 pixels,
     like PIL-based image processors do, then scale to [0, 1], grayscale is repeated to
     three channels, and each channel is normalised with the backbone's mean and std.
-    A uint8 image is normalised by looking each pixel up in :func:`normalisation_table`
-    (the same float32 bits as the arithmetic, 3x less CPU; docs/benchmarks.md, "Rehearsal").
     """
     if img.ndim != 3 or img.shape[0] not in (1, 3):
         raise CorruptFileError(
@@ -56,29 +53,12 @@ def preprocess_image(img: torch.Tensor, size: int, mean, std) -> torch.Tensor:
         x = F.interpolate(
             x[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True
         )[0]
-    if img.dtype == torch.uint8:
-        table = normalisation_table(tuple(mean), tuple(std))
-        pixels = x.numpy()
-        out = np.empty((3, size, size), dtype=np.float32)
-        for c in range(3):
-            np.take(table[c], pixels[c if len(pixels) == 3 else 0], out=out[c], mode="clip")
-        return torch.from_numpy(out)
+    x = x.to(torch.float32) / 255.0 if img.dtype == torch.uint8 else x
     if x.shape[0] == 1:
         x = x.expand(3, -1, -1)
     mean = torch.as_tensor(mean, dtype=torch.float32).view(3, 1, 1)
     std = torch.as_tensor(std, dtype=torch.float32).view(3, 1, 1)
     return (x - mean) / std
-
-
-@functools.lru_cache(maxsize=8)
-def normalisation_table(mean: tuple, std: tuple) -> np.ndarray:
-    """float32 (3, 256): ``(v / 255 - mean[c]) / std[c]`` for every uint8 value ``v`` and
-    channel ``c``, computed with the float32 operations the per-pixel formula uses (so a
-    lookup gives the very same bits; tested against the arithmetic)."""
-    v = torch.arange(256, dtype=torch.float32) / 255.0
-    m = torch.as_tensor(mean, dtype=torch.float32).view(3, 1)
-    s = torch.as_tensor(std, dtype=torch.float32).view(3, 1)
-    return ((v[None, :] - m) / s).numpy()
 
 
 def decode_image(path: str) -> torch.Tensor:

@@ -375,48 +375,6 @@ def test_preprocess_grayscale_and_resize():
     assert torch.allclose(x, torch.ones_like(x))
 
 
-def _normalised_by_arithmetic(img, size, mean, std):
-    """preprocess_image as it was before the lookup table (d0eace4): float32 arithmetic."""
-    x = img
-    if tuple(x.shape[1:]) != (size, size):
-        x = torch.nn.functional.interpolate(
-            x[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True
-        )[0]
-    x = x.to(torch.float32) / 255.0
-    if x.shape[0] == 1:
-        x = x.expand(3, -1, -1)
-    mean = torch.as_tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    std = torch.as_tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return (x - mean) / std
-
-
-@pytest.mark.parametrize(
-    ("mean", "std"),
-    [
-        ([0.5] * 3, [0.5] * 3),
-        ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-        ([0.1, 0.7, 0.3], [0.9, 0.05, 0.31]),
-    ],
-)
-def test_lookup_normalisation_is_bit_for_bit_the_arithmetic(mean, std):
-    rng = np.random.default_rng(1)
-    cases = [
-        torch.from_numpy(rng.integers(0, 256, size=(1, 28, 28), dtype=np.uint8)),  # MNIST
-        torch.from_numpy(rng.integers(0, 256, size=(3, 32, 32), dtype=np.uint8)),  # CIFAR
-        torch.from_numpy(rng.integers(0, 256, size=(3, 24, 24), dtype=np.uint8)),  # no resize
-        # a decoded JPEG: an (H, W, 3) array seen as (3, H, W), not contiguous
-        torch.from_numpy(rng.integers(0, 256, size=(37, 51, 3), dtype=np.uint8)).permute(2, 0, 1),
-        torch.arange(256, dtype=torch.uint8).view(1, 16, 16),  # every value
-    ]
-    for img in cases:
-        got = features.preprocess_image(img, 24, mean, std)
-        want = _normalised_by_arithmetic(img, 24, mean, std)
-        assert got.dtype == torch.float32 and got.shape == (3, 24, 24)
-        assert torch.equal(got, want)
-    table = features.normalisation_table(tuple(mean), tuple(std))
-    assert table.shape == (3, 256) and table.dtype == np.float32
-
-
 def test_snakemake_script_writes_features_and_log(tmp_path, tiny_vit_dir):
     """The workflow script, run as Snakemake runs it (a fresh interpreter, `snakemake` injected)."""
     import subprocess
