@@ -9,12 +9,13 @@ Sections (``--sections``):
   one batch of 64 random samples; file size; chunk shape.
 - ``preprocess``: the extraction's input pipeline through a DataLoader (1 worker, batch 256,
   224 px, as the rehearsal runs it) on CIFAR-size uint8 arrays and on CUB- and Cars-size
-  JPEGs (written by ``dmlstudy.rehearsal``): **before** = ``preprocess_image`` of d0eace4
-  (copied below: resize, then ``(x / 255 - mean) / std`` in float32 arithmetic); **after** =
-  ``dmlstudy.features`` (the same resize, then one table lookup per pixel). Both through
-  ``ImageDataset``, ``ConcatDataset`` and the default collate, as ``extract_features`` runs
-  them. CPU seconds of the process and its worker per image, and whether every image is bit
-  for bit equal. ``--workers 0`` times the pipeline in this one process.
+  JPEGs (written by ``dmlstudy.rehearsal``): **before** = ``ImageDataset`` and
+  ``decode_image`` of d0eace4 (copied below: one tensor per image, ``ConcatDataset`` and the
+  default collate's stack; PIL's ``convert("RGB")`` of every RGB photo); **after** =
+  ``dmlstudy.features`` as ``extract_features`` runs it (each image written straight into
+  its row of the batch, in shared memory in a worker; no identity convert). CPU seconds of
+  the process and its worker per image, and whether every image is bit for bit equal.
+  ``--workers 0`` times the pipeline in this one process.
 
 Rounds are interleaved (before, after, before, after, ...); medians are reported.
 ``python benchmarks/bench_scale.py --json results/benchmarks/scale/bench_scale.json``
@@ -104,12 +105,16 @@ def bench_h5(rounds: int, folder: Path) -> list[dict]:
 
 
 def _before_classes():
-    """``ImageDataset`` and ``preprocess_image`` as they were at d0eace4 (per image)."""
+    """``ImageDataset``, ``decode_image`` and ``preprocess_image`` as they were at d0eace4."""
     import torch
     import torch.nn.functional as F
+    from PIL import Image
     from torch.utils.data import Dataset
 
-    from dmlstudy.features import decode_image
+    def decode_image(path):
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("RGB"))
+        return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
     def preprocess_image(img, size, mean, std):
         x = img if img.dtype == torch.uint8 else img.to(torch.float32)
@@ -149,9 +154,12 @@ def pipeline(parts, after: bool, workers: int, batch: int) -> tuple[float, float
     from dmlstudy import features
 
     prep = {"size": 224, "mean": [0.5] * 3, "std": [0.5] * 3}
-    cls = features.ImageDataset if after else _before_classes()
-    ds = ConcatDataset([cls(p, prep) for p in parts])
-    loader = DataLoader(ds, batch_size=batch, num_workers=workers)
+    if after:  # as features.extract_features runs it
+        ds = features._Splits([features.ImageDataset(p, prep) for p in parts])
+        collate = features._as_batch
+    else:
+        ds, collate = ConcatDataset([_before_classes()(p, prep) for p in parts]), None
+    loader = DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=collate)
     first = None
     c, w = cpu_now(), time.perf_counter()
     for b in loader:
@@ -195,6 +203,8 @@ def bench_preprocess(rounds: int, folder: Path, n: int, workers: int) -> list[di
         for part in parts:
             new_ds, old_ds = features.ImageDataset(part, prep), old(part, prep)
             equal &= all(torch.equal(new_ds[i], old_ds[i]) for i in range(len(part)))
+            head = list(range(min(len(part), 64)))
+            equal &= torch.equal(new_ds.__getitems__(head), torch.stack([old_ds[i] for i in head]))
         row = {"input": name, "images": n, "workers": workers, "bit_identical": equal}
         for which, rs in runs.items():
             row[f"{which}_cpu_ms_per_image"] = statistics.median(r[0] for r in rs) / n * 1e3
