@@ -178,6 +178,17 @@ def write_jpegs(jobs: list[tuple[str, int, int, str, int]], workers: int) -> int
         return sum(pool.map(_write_jpegs, chunks))
 
 
+def fixed_mat_header(path: Path) -> None:
+    """Replace the creation time in a MATLAB 5 file's 116-byte text header by a fixed text,
+    so the same seed writes the same bytes (the header is free text; readers skip it)."""
+    text = b"MATLAB 5.0 MAT-file, written by dmlstudy.rehearsal (Cars196 stand-in)"
+    with open(path, "r+b") as fh:
+        if fh.read(10) != b"MATLAB 5.0":
+            raise ValueError(f"{path}: not a MATLAB 5 file")
+        fh.seek(0)
+        fh.write(text.ljust(116))
+
+
 def per_class_counts(n: int, classes: int, rng: np.random.Generator) -> np.ndarray:
     """Images per class summing to ``n``: equal shares, the remainder to random classes."""
     counts = np.full(classes, n // classes)
@@ -271,7 +282,9 @@ def write_cars(
     class_names = [f"Standin Make{c + 1:03d} Model Sedan 2012" for c in range(n_classes)]
     for c, name in enumerate(class_names):
         names[0, c] = np.array([name])
-    scipy.io.savemat(root / "cars_annos.mat", {"annotations": ann, "class_names": names})
+    mat = root / "cars_annos.mat"
+    scipy.io.savemat(mat, {"annotations": ann, "class_names": names})
+    fixed_mat_header(mat)
     return {
         "root": root,
         "n": n_images,
