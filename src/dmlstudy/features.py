@@ -13,6 +13,7 @@ reads the images, runs the loaded backbone over them and writes the features.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from . import h5io
 from .backbones import load_backbone, named
@@ -37,12 +38,15 @@ from .errors import (
 # images
 
 
-def preprocess_image(img: torch.Tensor, size: int, mean, std) -> torch.Tensor:
+def preprocess_image(
+    img: torch.Tensor, size: int, mean, std, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """One (C, H, W) uint8 (or [0, 1] float) image -> normalised float32 (3, size, size).
 
     Resize (bilinear, antialiased, whole image, no crop) happens on the uint8 pixels,
     like PIL-based image processors do, then scale to [0, 1], grayscale is repeated to
     three channels, and each channel is normalised with the backbone's mean and std.
+    ``out``: a (3, size, size) float32 tensor to write the result into (a batch's row).
     """
     if img.ndim != 3 or img.shape[0] not in (1, 3):
         raise CorruptFileError(
@@ -58,7 +62,7 @@ def preprocess_image(img: torch.Tensor, size: int, mean, std) -> torch.Tensor:
         x = x.expand(3, -1, -1)
     mean = torch.as_tensor(mean, dtype=torch.float32).view(3, 1, 1)
     std = torch.as_tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return (x - mean) / std
+    return torch.sub(x, mean, out=out).div_(std)  # (x - mean) / std
 
 
 def decode_image(path: str) -> torch.Tensor:
@@ -67,7 +71,8 @@ def decode_image(path: str) -> torch.Tensor:
 
     try:
         with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"))
+            # convert() of an RGB image (every JPEG photo) is a full copy of the pixels
+            arr = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptFileError(f"{path}: cannot decode image ({exc})") from exc
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
@@ -77,8 +82,11 @@ class ImageDataset(Dataset):
     """Images from an in-memory uint8 (N, C, H, W) array or from a list of files.
 
     Each item is preprocessed on its own (decode, resize, normalise), in DataLoader
-    workers, so features never depend on how the images were batched. Workers share the
-    in-memory array through fork (copy-on-write).
+    workers, so features never depend on how the images were batched. A DataLoader
+    fetches a batch with one :meth:`__getitems__` call, which writes every image straight
+    into its row of the batch (in a worker: in shared memory), instead of making each
+    image a tensor of its own and stacking them (the default collate): one full copy of
+    every image less. Workers share the in-memory array through fork (copy-on-write).
     """
 
     def __init__(self, images, prep: dict):
@@ -88,10 +96,61 @@ class ImageDataset(Dataset):
     def __len__(self):
         return len(self.images)
 
-    def __getitem__(self, i):
+    def _image(self, i) -> torch.Tensor:
         item = self.images[i]
-        img = decode_image(item) if isinstance(item, str) else torch.from_numpy(np.asarray(item))
-        return preprocess_image(img, self.size, self.mean, self.std)
+        return decode_image(item) if isinstance(item, str) else torch.from_numpy(np.asarray(item))
+
+    def __getitem__(self, i):
+        return preprocess_image(self._image(i), self.size, self.mean, self.std)
+
+    def __getitems__(self, indices) -> torch.Tensor:
+        """The (B, 3, size, size) batch of ``indices``: each row as :meth:`__getitem__`."""
+        out = _new_batch((len(indices), 3, self.size, self.size))
+        for row, i in enumerate(indices):
+            preprocess_image(self._image(i), self.size, self.mean, self.std, out=out[row])
+        return out
+
+
+def _new_batch(shape: tuple[int, ...]) -> torch.Tensor:
+    """An empty float32 tensor; in a DataLoader worker in shared memory, as the default
+    collate allocates its batches, so handing it to the main process copies nothing."""
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=torch.float32)
+    proto = torch.empty(0, dtype=torch.float32)
+    storage = proto._typed_storage()._new_shared(math.prod(shape), device=proto.device)
+    return proto.new(storage).resize_(*shape)
+
+
+class _Splits(Dataset):
+    """Image datasets one after another (``ConcatDataset``), whose batches are fetched
+    part by part through :meth:`ImageDataset.__getitems__`."""
+
+    def __init__(self, parts: list[ImageDataset]):
+        self.parts = parts
+        self.ends = np.cumsum([len(p) for p in parts])
+
+    def __len__(self):
+        return int(self.ends[-1]) if len(self.parts) else 0
+
+    def __getitem__(self, i):
+        k = int(np.searchsorted(self.ends, i, side="right"))
+        return self.parts[k][i - (self.ends[k] - len(self.parts[k]))]
+
+    def __getitems__(self, indices) -> torch.Tensor:
+        indices = np.asarray(indices, dtype=np.int64)
+        part = np.searchsorted(self.ends, indices, side="right")
+        batches = [
+            self.parts[k].__getitems__(
+                (indices[part == k] - (self.ends[k] - len(self.parts[k]))).tolist()
+            )
+            for k in np.unique(part)  # a batch in index order spans at most a few parts
+        ]
+        return batches[0] if len(batches) == 1 else torch.cat(batches)
+
+
+def _as_batch(fetched):
+    """``collate_fn`` of :class:`ImageDataset` batches: already one tensor."""
+    return fetched
 
 
 def _resolve_paths(paths, data_h5, attrs) -> list[str]:
@@ -174,6 +233,7 @@ def compute_features(
         shuffle=False,
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
+        collate_fn=_as_batch if hasattr(dataset, "__getitems__") else None,
     )
     from tqdm import tqdm
 
@@ -236,7 +296,7 @@ def extract_features(
     parts = [ImageDataset(images, prep) for images, _ in inputs.values()]
     feats_all = compute_features(
         module,
-        ConcatDataset(parts),
+        _Splits(parts),
         dev,
         batch_size=batch_size,
         num_workers=num_workers,

@@ -31,6 +31,24 @@ from .io import atomic_path
 
 SPLITS = ("train", "test")
 
+#: Upper bound of a chunk's size: HDF5's default chunk cache per dataset is 1 MiB, and a
+#: chunk that does not fit it is read again for every partial read that touches it.
+CHUNK_BYTES = 1 << 20
+
+
+def row_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...] | None:
+    """Chunk shape of whole samples (rows): ``(k, *shape[1:])`` with ``k`` rows of at most
+    :data:`CHUNK_BYTES` together (at least one). None for an empty array (not chunked).
+
+    h5py's own guess cuts images into tiles across samples (MNIST's (60000, 1, 28, 28)
+    became (3750, 1, 4, 4) chunks: 49 chunks per image), so reading a batch of images touched
+    thousands of chunks; docs/benchmarks.md ("Rehearsal") has the measurements."""
+    if not shape or 0 in shape:
+        return None
+    row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
+    k = int(max(1, min(shape[0], CHUNK_BYTES // max(row, 1))))
+    return (k, *shape[1:])
+
 
 def _attr_value(value):
     if isinstance(value, (dict, list, tuple)) or value is None:
@@ -46,7 +64,8 @@ def write_splits(
 ) -> None:
     """Atomically write ``{split: {name: array}}`` and root attributes to ``path``.
 
-    String arrays (e.g. ``paths``) are stored as variable-length utf-8.
+    String arrays (e.g. ``paths``) are stored as variable-length utf-8. Other arrays are
+    chunked in whole samples of at most 1 MiB (:func:`row_chunks`), with checksums.
     Dicts and lists in ``attrs`` are stored as JSON strings.
     """
     with atomic_path(path) as tmp:
@@ -63,9 +82,14 @@ def write_splits(
                         )
                     else:
                         # Fletcher-32 checksums: a corrupt chunk is an error on reading, never
-                        # silently wrong numbers (not possible for empty arrays)
+                        # silently wrong numbers (not possible for empty arrays); chunks of
+                        # whole samples (row_chunks)
                         g.create_dataset(
-                            name, data=arr, compression=compression, fletcher32=arr.size > 0
+                            name,
+                            data=arr,
+                            compression=compression,
+                            fletcher32=arr.size > 0,
+                            chunks=row_chunks(arr.shape, arr.dtype.itemsize),
                         )
             for key, value in (attrs or {}).items():
                 f.attrs[key] = _attr_value(value)

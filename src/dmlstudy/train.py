@@ -168,11 +168,15 @@ def param_grad_norms(params: list[torch.Tensor]) -> list[torch.Tensor]:
     return list(torch._foreach_norm(grads)) if grads else [torch.zeros(())]
 
 
-def total_grad_norms(per_batch: list[list[torch.Tensor]]) -> np.ndarray:
-    """Total gradient norm of each batch from its per-parameter norms (float64)."""
-    if not per_batch:
+def total_grad_norms(per_batch: list[list[torch.Tensor]] | torch.Tensor) -> np.ndarray:
+    """Total gradient norm of each batch from its per-parameter norms (float64): a list per
+    batch, or one (batches, parameters) tensor."""
+    if len(per_batch) == 0:
         return np.empty(0)
-    parts = torch.stack([torch.stack(g) for g in per_batch]).double()
+    if isinstance(per_batch, torch.Tensor):
+        parts = per_batch.double()
+    else:
+        parts = torch.stack([torch.stack(g) for g in per_batch]).double()
     return torch.linalg.vector_norm(parts, dim=1).numpy()
 
 
@@ -229,15 +233,45 @@ def _resume(ckpt_path: Path | None, key: str, lp: _Loop) -> tuple[list[dict], in
     return state["history"], state["epoch"] + 1
 
 
+class _Rows:
+    """Tensors appended along their first dimension into one buffer that doubles when full.
+
+    Each batch's per-item losses and gradient norms used to stay until the epoch's end as
+    tiny tensors of their own (nine per batch); held between the batches' large short-lived
+    activations they fragment the C heap, and one epoch of the CNN on 60,000 MNIST images
+    (938 batches) grew its process by 5-7 GB (docs/benchmarks.md, "Rehearsal"). The buffer
+    holds the same values in the same order."""
+
+    def __init__(self):
+        self.buf: torch.Tensor | None = None
+        self.n = 0
+
+    def append(self, rows: torch.Tensor) -> None:
+        k = rows.shape[0]
+        if self.buf is None or self.n + k > len(self.buf):
+            new = rows.new_empty((max(1024, 2 * (self.n + k)), *rows.shape[1:]))
+            if self.buf is not None:
+                new[: self.n] = self.buf[: self.n]
+            self.buf = new
+        self.buf[self.n : self.n + k] = rows
+        self.n += k
+
+    def __len__(self) -> int:
+        return self.n
+
+    def values(self) -> torch.Tensor:
+        return self.buf[: self.n] if self.buf is not None else torch.empty(0)
+
+
 class _Epoch:
     """One pass over the epoch's batches. Per-item losses and gradient norms stay tensors
     until the epoch ends (no per-batch host conversions); they are reduced once, in float64."""
 
     def __init__(self, loop: _Loop, epoch: int):
         self.loop, self.epoch = loop, epoch
-        self.items: list[torch.Tensor] = []
-        self.positive: list[torch.Tensor] = []  # pairs: which items are positive pairs
-        self.gnorms: list[list[torch.Tensor]] = []
+        self.items = _Rows()  # per-item losses
+        self.positive = _Rows()  # pairs: which items are positive pairs
+        self.gnorms = _Rows()  # (batches, parameters) gradient norms
         self.last_batch = -1
 
     def run(self) -> None:
@@ -259,14 +293,14 @@ class _Epoch:
                 )
             lp.opt.zero_grad(set_to_none=True)
             value.backward()
-            self.gnorms.append(param_grad_norms(lp.params))
+            self.gnorms.append(torch.stack(param_grad_norms(lp.params))[None])
             if self.epoch > 0:  # epoch 0 measures the untrained model: no update
                 lp.step(self.epoch, b)
-            self.items.append(per_item.detach())
+            self.items.append(per_item.detach().reshape(-1))
             if lp.loss.partners == "pairs":
-                self.positive.append(args[2])
+                self.positive.append(args[2].reshape(-1))
         lp.opt.zero_grad(set_to_none=True)
-        if not self.items:
+        if not len(self.items):
             raise DmlStudyError(
                 f"epoch {self.epoch}: no {s.loss} pairs/triplets could be drawn from "
                 f"{lp.index.n} training points (every anchor lacks a positive: single-member "
@@ -275,7 +309,7 @@ class _Epoch:
 
     def row(self, seconds_from: float) -> dict:
         lp, s = self.loop, self.loop.s
-        all_items = torch.cat(self.items)
+        all_items = self.items.values()
         n_items = all_items.numel()
         z = embed(lp.model, lp.diag_x).numpy()
         if not np.isfinite(z).all():  # the last step of the epoch diverged
@@ -287,8 +321,8 @@ class _Epoch:
         intra, inter = lp.class_distances(z)
         active = all_items.gt(0)
         by_kind = {"positive": math.nan, "negative": math.nan}
-        if self.positive:
-            pos = torch.cat(self.positive)
+        if len(self.positive):
+            pos = self.positive.values()
             for kind, mask in (("positive", pos), ("negative", ~pos)):
                 n = int(mask.sum())
                 by_kind[kind] = int((active & mask).sum()) / n if n else math.nan
@@ -298,7 +332,9 @@ class _Epoch:
             "active_ratio": int(active.sum()) / max(n_items, 1),
             "active_ratio_positive": by_kind["positive"],
             "active_ratio_negative": by_kind["negative"],
-            "grad_norm": float(total_grad_norms(self.gnorms).mean()) if self.gnorms else math.nan,
+            "grad_norm": float(total_grad_norms(self.gnorms.values()).mean())
+            if len(self.gnorms)
+            else math.nan,
             "intra_class_distance": intra,
             "inter_class_distance": inter,
             "n_items": n_items,

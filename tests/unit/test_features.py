@@ -375,6 +375,70 @@ def test_preprocess_grayscale_and_resize():
     assert torch.allclose(x, torch.ones_like(x))
 
 
+def _reference(img, size, mean, std):
+    """preprocess_image as it was at d0eace4, for the bit-for-bit checks below."""
+    x = img if img.dtype == torch.uint8 else img.to(torch.float32)
+    if tuple(x.shape[1:]) != (size, size):
+        x = torch.nn.functional.interpolate(
+            x[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        )[0]
+    x = x.to(torch.float32) / 255.0 if img.dtype == torch.uint8 else x
+    if x.shape[0] == 1:
+        x = x.expand(3, -1, -1)
+    mean = torch.as_tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (x - mean) / std
+
+
+def _photos(folder, n=6):
+    rng = np.random.default_rng(2)
+    paths = []
+    for i in range(n):
+        h, w = 30 + 7 * i, 50 - 3 * i
+        arr = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        img = Image.fromarray(arr)
+        if i % 3 == 1:
+            img = img.convert("L")  # a grayscale photo: converted to RGB
+        elif i % 3 == 2:
+            img = img.convert("CMYK")  # and a CMYK one
+        paths.append(str(folder / f"p{i}.jpg"))
+        img.save(paths[-1], format="JPEG")
+    return paths
+
+
+def test_batches_are_bit_for_bit_the_images_one_by_one(tmp_path):
+    """__getitems__ writes each image into its row of the batch: the same values as the
+    per-image path and as the arithmetic of before, for arrays and for files, in one
+    process and through a DataLoader worker (shared memory)."""
+    from torch.utils.data import DataLoader
+
+    prep = {"size": 24, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 256, size=(9, 1, 28, 28), dtype=np.uint8)
+    rgb = rng.integers(0, 256, size=(7, 3, 32, 32), dtype=np.uint8)
+    same_size = rng.integers(0, 256, size=(3, 3, 24, 24), dtype=np.uint8)  # no resize
+    files = _photos(tmp_path)
+    parts = [features.ImageDataset(p, prep) for p in (gray, rgb, same_size, files)]
+    want = []
+    for p in (gray, rgb, same_size):
+        want += [_reference(torch.from_numpy(x), 24, prep["mean"], prep["std"]) for x in p]
+    for f in files:
+        with Image.open(f) as im:
+            arr = np.asarray(im.convert("RGB"))  # the old decoding
+        img = torch.from_numpy(arr.copy()).permute(2, 0, 1)
+        want.append(_reference(img, 24, prep["mean"], prep["std"]))
+    want = torch.stack(want)
+    splits = features._Splits(parts)
+    assert len(splits) == len(want)
+    assert torch.equal(torch.stack([splits[i] for i in range(len(splits))]), want)
+    assert torch.equal(splits.__getitems__(list(range(len(splits)))), want)  # spans all parts
+    for workers in (0, 1):
+        loader = DataLoader(
+            splits, batch_size=5, num_workers=workers, collate_fn=features._as_batch
+        )
+        assert torch.equal(torch.cat(list(loader)), want), workers
+
+
 def test_snakemake_script_writes_features_and_log(tmp_path, tiny_vit_dir):
     """The workflow script, run as Snakemake runs it (a fresh interpreter, `snakemake` injected)."""
     import subprocess

@@ -13,6 +13,26 @@ from .base import train_test as make_splits
 from .idx import read_idx
 
 FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+#: Where Debian's package ``dataset-fashion-mnist`` puts the 70,000 real Fashion-MNIST images.
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+APT_FASHION_MNIST = "sudo apt-get install dataset-fashion-mnist"
+
+
+def _how_to_get(spec: dict, name: str, folder: Path) -> str:
+    """Fashion-MNIST (named in the path or the description): install the Debian package
+    first; any other IDX folder: place the files."""
+    place = (
+        f"place the four IDX files in {folder}, or set datasets.{name}.path to the folder "
+        f"that holds them (file names can be changed with datasets.{name}.train_images, "
+        f"train_labels, test_images, test_labels)"
+    )
+    if "fashion" in f"{folder} {spec.get('description') or ''}".lower():
+        return (
+            f"Fashion-MNIST comes in the Debian package dataset-fashion-mnist, which is not "
+            f"installed here: `{APT_FASHION_MNIST}` puts it in {DEBIAN_FASHION_MNIST}/ (set "
+            f"datasets.{name}.path to that folder); or {place}"
+        )
+    return f"{place}. Fashion-MNIST: `{APT_FASHION_MNIST}` puts it in {DEBIAN_FASHION_MNIST}/"
 
 
 def idx_files(spec: dict, name: str) -> dict[str, Path]:
@@ -26,11 +46,7 @@ def idx_files(spec: dict, name: str) -> dict[str, Path]:
             name,
             str(folder),
             [f"{v} (or {v}.gz)" for v in (missing or wanted.values())],
-            f"place the four IDX files in {folder}, or set datasets.{name}.path to the folder "
-            f"that holds them (file names can be changed with datasets.{name}.train_images, "
-            f"train_labels, test_images, test_labels). Fashion-MNIST: "
-            f"`apt-get install dataset-fashion-mnist` puts them in "
-            f"/usr/share/datasets/fashion-mnist/",
+            _how_to_get(spec, name, folder),
         )
     return found
 
