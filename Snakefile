@@ -25,6 +25,8 @@ include: "workflow/rules/aggregate_inputs.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/sweeps_inputs.smk"
 include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/search_inputs.smk"
+include: "workflow/rules/search.smk"
 
 
 rule all:

@@ -187,4 +187,4 @@ if (
 
 
 def all_targets():
-    return TABLES + FIGURES + run_files("metrics.json") + SWEEP_TARGETS
+    return TABLES + FIGURES + run_files("metrics.json") + SWEEP_TARGETS + SEARCH_TARGETS
