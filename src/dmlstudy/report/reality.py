@@ -185,7 +185,7 @@ def _doc(exp, rows, tests, experiments, loss_labels) -> Doc:
     folds, seeds = int(first["folds"]), int(first["n_tuning_seeds"])
     search = Panel(
         f"Search: best of {int(first['n_trials'])} trials, validation over {folds} folds",
-        ["Loss", "Best point", f"Val. {metric} ± sd", "Failed"],
+        ["Loss", "Best point", f"{metric} ± sd", "Failed"],
         [
             Group(
                 "",

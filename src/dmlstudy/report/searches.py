@@ -8,6 +8,7 @@ start-up trials dashed. Set for print like every figure of ``report.figures``.""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -61,7 +62,7 @@ def fig_search(
         ax.set_xlabel("trial")
         folds = int(sub["folds"].iloc[0])
         ax.set_ylabel(f"{catalog.label(sub['metric'].iloc[0])} (validation, {folds} folds)")
-        ax.set_title(labels[exp])
+        ax.set_title(textwrap.fill(labels[exp], 26 if ncols > 1 else 60))
         ax.grid(alpha=0.3, lw=0.4)
         best = sub["best_so_far"].to_numpy(float)
         if np.isfinite(best).any():  # every best-so-far value shows; worse trials fall below
@@ -71,11 +72,12 @@ def fig_search(
     _hide_unused(axes, len(exps))
     present = [lo for lo in loss_labels if lo in set(trials["loss"])]
     handles = [Line2D([], [], color=colors[lo], drawstyle="steps-post") for lo in present]
-    names = [f"{loss_labels[lo]}: best so far" for lo in present]
+    names = [f"{loss_labels[lo]} (best so far)" for lo in present]
     handles.append(Line2D([], [], marker=".", color="0.4", ls="", ms=4))
-    names.append("a trial's own score (mean over folds)")
+    names.append("a trial (mean over folds)")
     if n_startup:
         handles.append(Line2D([], [], color="0.5", ls="--", lw=0.8))
-        names.append("end of the random start-up trials")
-    fig.legend(handles, names, loc="outside upper center", ncol=3, frameon=False)
+        names.append("random start-up ends")
+    ncol = 3 if ncols > 1 else 2
+    fig.legend(handles, names, loc="outside upper center", ncol=ncol, frameon=False)
     save(fig, stem, dpi)
