@@ -117,7 +117,7 @@ def summary_job(inputs, outputs, params) -> None:
             f"{where}: {exc} (each diverged); narrow sweeps.space.{study['experiment']}."
             f"{study['loss']} (a lower training.lr range, say)"
         ) from exc
-    summaries = {_read(p)["segment"]: _read(p) for p in inputs.trials}
+    summaries = {t["segment"]: t for t in map(_read, inputs.trials)}
     seg = space.segment(best.values)
     write_json(
         outputs.best,

@@ -48,7 +48,8 @@ TARGETS = [
 @pytest.fixture(scope="module")
 def search_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("search_run")
-    require_success(run_snakemake(workdir, CONFIG, *TARGETS), "the tiny search run")
+    proc = run_snakemake(workdir, CONFIG, *TARGETS, timeout=1800)  # 57 jobs
+    require_success(proc, "the tiny search run")
     return workdir
 
 
@@ -142,7 +143,7 @@ def test_the_same_config_suggests_the_same_trials_and_paths(search_run, tmp_path
               for lo in LOSSES}  # fmt: skip
     content = {p: p.read_bytes() for ps in before.values() for p in ps}
     trial_files = {k: v for k, v in file_mtimes(work).items() if "/fold" in k or "trial." in k}
-    proc = run_snakemake(work, CONFIG, "--forcerun", "search_round", *STUDIES)
+    proc = run_snakemake(work, CONFIG, *STUDIES, "--forcerun", "search_round")
     require_success(proc, "the forced rerun of every round")
     text = output_of(proc)
     assert len(ran(text, "search_round")) == 4 and ran(text, "search_trial") == []
