@@ -34,7 +34,15 @@ BASE = load_yaml(CONFIG)
 EXP = "synthetic_mlp"
 LOSSES = BASE["losses"]
 SEEDS = BASE["seeds"]
-STUDIES = [f"results/tuning/{EXP}/{lo}/trials.csv" for lo in LOSSES]
+
+
+def study_targets(rounds: int) -> list[str]:
+    """Each study's history and round files (what `all` asks for)."""
+    names = ["trials.csv"] + [f"round{r}.json" for r in range(rounds)]
+    return [f"results/tuning/{EXP}/{lo}/{name}" for lo in LOSSES for name in names]
+
+
+STUDIES = study_targets(BASE["sweeps"]["rounds"])
 TARGETS = [
     "results/tables/reality_check.csv",
     "results/tables/reality_check.tex",
@@ -158,7 +166,7 @@ def test_more_rounds_run_only_the_new_trials(search_run, tmp_path):
     cfg = copy.deepcopy(BASE)
     cfg["sweeps"]["rounds"] = 3
     configfile = write_config(tmp_path / "c.yaml", cfg)
-    proc = run_snakemake(work, configfile, *STUDIES)
+    proc = run_snakemake(work, configfile, *study_targets(3))
     require_success(proc, "the run with one more round")
     text = output_of(proc)
     assert {(w["loss"], w["round"]) for w in ran(text, "search_round")} == {

@@ -11,7 +11,8 @@
 
 checkpoint search_round:
     input:
-        unpack(round_inputs),
+        rounds=lambda wc: round_files(wc.experiment, wc.loss, int(wc.round)),
+        trials=lambda wc: trial_files(wc.experiment, wc.loss, int(wc.round)),
     output:
         trials=f"{STUDY_DIR}/round{{round}}.json",
     log:
@@ -59,7 +60,8 @@ rule search_trial:
 
 checkpoint study_summary:
     input:
-        unpack(summary_inputs),
+        rounds=lambda wc: round_files(wc.experiment, wc.loss, SEARCH["rounds"]),
+        trials=lambda wc: trial_files(wc.experiment, wc.loss, SEARCH["rounds"]),
     output:
         history=f"{STUDY_DIR}/trials.csv",
         best=f"{STUDY_DIR}/best.json",

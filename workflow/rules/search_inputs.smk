@@ -26,10 +26,16 @@ if SEARCH_EXPERIMENTS:
         "results/figures/fig_search.pdf",
         "results/figures/fig_search.png",
     ]
+    # The round files are targets themselves: Snakemake plans a job that waits on an
+    # unfinished checkpoint only when something needs that job's output, so without them a
+    # round added to the config would never be planned (the summary after it depends on
+    # the new round's checkpoint).
     SEARCH_TARGETS += [
-        f"results/tuning/{e}/{lo}/trials.csv"
+        f"results/tuning/{e}/{lo}/{name}"
         for e in SEARCH_EXPERIMENTS
         for lo in LOSSES
+        for name in ["trials.csv"]
+        + [f"round{r}.json" for r in range(SEARCH["rounds"])]
     ]
 
 
@@ -55,23 +61,19 @@ def round_trials(experiment, loss, index):
         return json.load(fh)["trials"]
 
 
-def study_inputs(experiment, loss, rounds):
-    """The files of rounds 0 .. rounds-1 and of their trials (one per distinct segment)."""
+def round_files(experiment, loss, rounds):
+    """The files of rounds 0 .. rounds-1. Known from the config alone (no checkpoint is
+    asked), so a round added to the config is in the plan from the start."""
+    return [round_file(experiment, loss, r) for r in range(rounds)]
+
+
+def trial_files(experiment, loss, rounds):
+    """The trial summaries of rounds 0 .. rounds-1 (one per distinct segment), once those
+    rounds' checkpoints have run."""
     segments = [
         t["segment"] for r in range(rounds) for t in round_trials(experiment, loss, r)
     ]
-    return {
-        "rounds": [round_file(experiment, loss, r) for r in range(rounds)],
-        "trials": [trial_file(experiment, loss, s) for s in dict.fromkeys(segments)],
-    }
-
-
-def round_inputs(wildcards):
-    return study_inputs(wildcards.experiment, wildcards.loss, int(wildcards.round))
-
-
-def summary_inputs(wildcards):
-    return study_inputs(wildcards.experiment, wildcards.loss, SEARCH["rounds"])
+    return [trial_file(experiment, loss, s) for s in dict.fromkeys(segments)]
 
 
 def best_trials():
