@@ -198,13 +198,13 @@ def test_more_rounds_run_only_the_new_trials(search_run, tmp_path):
     ],
 )
 def test_a_changed_study_starts_again_from_round_zero(search_run, tmp_path, change, losses):
-    """A study's identity is in its rounds' params: a change reruns round 0 (and so every
-    later round) of exactly the studies it changes, instead of reusing their rounds."""
+    """A study's identity is in its rounds' params: a change reruns round 0, and so every
+    later round, of exactly the studies it changes, instead of reusing their rounds."""
     cfg = copy.deepcopy(BASE)
     change(cfg["sweeps"])
     jobs = plan(search_run, tmp_path, cfg, *STUDIES)
     rounds = {(w["loss"], w["round"]) for r, w in jobs if r == "search_round"}
-    assert rounds == {(lo, "0") for lo in losses}
+    assert rounds == {(lo, str(r)) for lo in losses for r in range(BASE["sweeps"]["rounds"])}
     assert not [r for r, _ in jobs if r in ("search_trial", "train_model")]  # not known yet
 
 
