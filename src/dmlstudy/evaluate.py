@@ -125,14 +125,22 @@ def _downstream_metrics(tr: dict, te: dict, ev: dict) -> dict:
 
     keep_tr, keep_te = tr["y"] != OUTLIER, te["y"] != OUTLIER
     xtr, ytr, xte, yte = tr["x"][keep_tr], tr["y"][keep_tr], te["x"][keep_te], te["y"][keep_te]
+    # test classes that training never saw (a class-disjoint split): a classifier fitted on
+    # the training classes cannot name them, so classification accuracy is undefined (NaN),
+    # not 0; the retrieval metrics below are what such a split is scored on
+    seen = bool(np.isin(yte, ytr).any())
     out = {
         "knn_k": ev["knn_k"],
         "knn_accuracy": float(
             retrieval.knn_accuracy(xtr, ytr, xte, yte, k=ev["knn_k"], chunk_size=ev["chunk_size"])
-        ),
+        )
+        if seen
+        else math.nan,
     }
     if ev["linear_probe"]:
-        out["linear_probe_accuracy"] = float(retrieval.linear_probe_accuracy(xtr, ytr, xte, yte))
+        out["linear_probe_accuracy"] = (
+            float(retrieval.linear_probe_accuracy(xtr, ytr, xte, yte)) if seen else math.nan
+        )
     rec = retrieval.retrieval_metrics(
         xte, yte, ks=tuple(ev["recall_ks"]), chunk_size=ev["chunk_size"], precision=True
     )

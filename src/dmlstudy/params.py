@@ -23,7 +23,10 @@ its values, following Snakemake's ``Paramspace`` convention::
     results/runs/{experiment}/{loss}/seed0/                        no point: the config's values
 
 The segment of the unswept run is empty, so a config without sweeps keeps every path it
-had; a point's value is in its path, so no value overwrites another.
+had; a point's value is in its path, so no value overwrites another. A point of an adaptive
+search (``sweeps.search: tpe``, :mod:`dmlstudy.search`) has a segment of the same form, made
+from the trial's values; :func:`parse_segment` reads it back typed by the search space's
+spec (:func:`search_point`), and :func:`trial_params` is what a trial's job depends on.
 
 Importing this module imports neither torch nor pandas, nor another module of the package.
 """
@@ -224,16 +227,102 @@ def point_segments(cfg: Mapping, experiment: str, loss: str) -> dict[str, Point]
 
 
 def parse_segment(cfg: Mapping, experiment: str, loss: str, segment: str) -> tuple[Point, bool]:
-    """``(point, validation run?)`` of a run's point segment; a ``ValueError`` naming the
-    grid when the segment is none of this config's points."""
+    """``(point, validation run?)`` of a run's point segment: a grid point (or its tuning
+    run), or a point of the search space of (experiment, loss) (:func:`search_point`); a
+    ``ValueError`` naming the grid or the space when the segment is neither."""
     known = point_segments(cfg, experiment, loss)
-    if segment not in known:
-        raise ValueError(
-            f"run path segment {segment!r} of {experiment}/{loss} is not a grid point of "
-            f"this config (sweeps.grids.{experiment}.{loss}); known: "
-            + ", ".join(repr(s) for s in known)
+    if segment in known:
+        return known[segment], segment.startswith(VALIDATION)
+    if (point := search_point(cfg, experiment, loss, segment)) is not None:
+        return point, False
+    space = search_spec(cfg, experiment, loss)
+    raise ValueError(
+        f"run path segment {segment!r} of {experiment}/{loss} is not a grid point of "
+        f"this config (sweeps.grids.{experiment}.{loss}); known: "
+        + ", ".join(repr(s) for s in known)
+        + (
+            f"; nor a point of its search space (sweeps.space.{experiment}.{loss}: one "
+            f"'key~value/' per key {list(space)}, each value in its range, in its path form)"
+            if space
+            else ""
         )
-    return known[segment], segment.startswith(VALIDATION)
+    )
+
+
+# --------------------------------------------------------------------------- search points
+def search_spec(cfg: Mapping, experiment: str, loss: str) -> Mapping:
+    """The raw search-space spec of (experiment, loss) (``sweeps.space.<experiment>.<loss>``)
+    when ``sweeps.search`` is ``tpe``; ``{}`` otherwise. ``search_space.parse_space`` reads
+    and checks it; this module only types a segment's values by it."""
+    sw = cfg["sweeps"]
+    if sw.get("search") != "tpe":
+        return {}
+    return ((sw.get("space") or {}).get(experiment) or {}).get(loss) or {}
+
+
+def _typed(spec, text: str):
+    """The value whose path text is ``text`` under one key's range spec, or None: a float or
+    int must print back as ``text`` (so the run trains with exactly the value in its path)
+    and lie in its range; a choice matches by its path text."""
+    if not isinstance(spec, Mapping):
+        return None
+    if "choices" in spec:
+        return next((c for c in spec["choices"] if format_value(c) == text), None)
+    kind = "float" if "float" in spec else "int"
+    try:
+        value = float(text) if kind == "float" else int(text)
+        low, high = spec[kind]
+    except (KeyError, TypeError, ValueError):
+        return None
+    step = spec.get("step", 1) if kind == "int" else None
+    if format_value(value) != text or not low <= value <= high:
+        return None
+    if step and (value - low) % step:
+        return None
+    return value
+
+
+def search_point(cfg: Mapping, experiment: str, loss: str, segment: str) -> Point | None:
+    """The point of a search trial's ``segment`` (``loss.margin~0.731/training.lr~0.00123/``:
+    one ``key~value/`` per key of the space, in its order), typed by the space's spec
+    (``search_space.SearchSpace.segment`` writes it); None when it is not one."""
+    spec = search_spec(cfg, experiment, loss)
+    parts = segment.split("/")
+    if not spec or parts[-1] != "" or len(parts) - 1 != len(spec):
+        return None
+    out = []
+    for (key, kind), part in zip(spec.items(), parts[:-1], strict=True):
+        k, sep, text = part.partition(SEP)
+        value = _typed(kind, text) if k == key and sep else None
+        if value is None:
+            return None
+        out.append((key, value))
+    return Point(tuple(out))
+
+
+def trial_params(cfg: Mapping, experiment: str, loss: str, segment: str) -> dict:
+    """What the job of a search trial at ``segment`` depends on: the training parameters
+    with the trial's values applied (``resolved``, exactly the values of its path), the
+    evaluation on each fold's validation split (``evaluation``), the folds and tuning seeds
+    it trains, the validation split's settings and the selection metric."""
+    if search_point(cfg, experiment, loss, segment) is None:
+        raise ValueError(
+            f"trial path segment {segment!r} of {experiment}/{loss} is not a point of its "
+            f"search space (sweeps.space.{experiment}.{loss})"
+        )
+    sw = cfg["sweeps"]
+    return {
+        "resolved": training_params(cfg, experiment, loss, segment),
+        "evaluation": evaluation_params(cfg, experiment, VALIDATION),
+        "folds": sw["folds"],
+        "tuning_seeds": list(sw["tuning_seeds"]),
+        "validation": {
+            "fraction": sw["validation_fraction"],
+            "seed": sw["validation_seed"],
+            "folds": sw["folds"],
+        },
+        "selection_metric": sw["selection_metric"],
+    }
 
 
 def apply(resolved: Mapping, point: Point) -> dict:

@@ -15,7 +15,7 @@ from .io import atomic_write, write_json
 from .models import build_model
 from .params import config_hash
 from .scripting import set_threads
-from .splits import OUTLIER, stratified_subset, validation_split
+from .splits import OUTLIER, stratified_subset, validation_fold, validation_split
 from .train import TrainSettings, deterministic_mode, embed, train
 
 log = logging.getLogger("dmlstudy.runs")
@@ -122,11 +122,19 @@ def train_run(
 
 def carve_validation(tr: dict, te: dict, spec: dict) -> tuple[dict, dict, dict]:
     """``(fit, validation, record)``: the training split divided by
-    :func:`dmlstudy.splits.validation_split` (``spec``: ``fraction``, ``seed``); the test
-    split is not used. ``record`` says how, for the run's config.json and embeddings."""
-    fit, val, kind = validation_split(tr["y"], te["y"], spec["fraction"], spec["seed"])
+    :func:`dmlstudy.splits.validation_split` (``spec``: ``fraction``, ``seed``), or, when
+    ``spec`` has ``folds`` (a search trial, ``sweeps.folds``), fold ``spec["fold"]`` of
+    :func:`dmlstudy.splits.validation_folds` (``folds: 1``, fold 0: the same split); the
+    test split is not used. ``record`` says how, for the run's config.json and embeddings."""
+    if "folds" in spec:
+        fit, val, kind = validation_fold(
+            tr["y"], te["y"], spec["fold"], spec["folds"], spec["fraction"], spec["seed"]
+        )
+    else:
+        fit, val, kind = validation_split(tr["y"], te["y"], spec["fraction"], spec["seed"])
     n_cls = len(np.unique(tr["y"][val][tr["y"][val] != OUTLIER]))
-    text = f"validation: {len(val)} of {len(tr['y'])} training points, " + (
+    fold = f"fold {spec['fold'] + 1} of {spec['folds']}, " if "folds" in spec else ""
+    text = f"validation: {fold}{len(val)} of {len(tr['y'])} training points, " + (
         f"{n_cls} held-out classes" if kind == "class_disjoint" else "stratified"
     )
     record = {

@@ -106,6 +106,35 @@ def sklearn_stratified_split(
     return np.sort(np.concatenate([train, idx[np.isin(y, single)]])), np.sort(test)
 
 
+def class_disjoint_split(
+    y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) indices that share no class: ``round(n_classes * test_fraction)``
+    of the classes (at least one on each side), drawn with ``seed``, put all their points in
+    test, the metric-learning convention of retrieval on unseen classes (CUB-200, Cars196;
+    the reality check trains on half the classes and tests on the other half). Outliers
+    (-1) belong to no class: ``round(n_outliers * test_fraction)`` of them, drawn with the
+    same generator, go to test. ``test_fraction`` 0: everything in train."""
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    idx = np.arange(len(y))
+    if test_fraction == 0:
+        return idx, idx[:0]
+    classes = np.unique(y[y != OUTLIER])
+    if len(classes) < 2:
+        raise ConfigError(
+            f"a class-disjoint split needs at least 2 classes (one on each side), got {len(classes)}"
+        )
+    n_test = int(np.floor(len(classes) * test_fraction + 0.5))
+    n_test = min(max(n_test, 1), len(classes) - 1)
+    test_classes = rng.permutation(classes)[:n_test]
+    outliers = np.flatnonzero(y == OUTLIER)
+    n_out = int(np.floor(len(outliers) * test_fraction + 0.5))
+    is_test = np.isin(y, test_classes) & (y != OUTLIER)
+    is_test[rng.permutation(outliers)[:n_out]] = True
+    return idx[~is_test], idx[is_test]
+
+
 def validation_split(
     y_train: np.ndarray, y_test: np.ndarray, fraction: float, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, str]:

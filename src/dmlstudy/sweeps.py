@@ -16,11 +16,20 @@ best point on the selection metric (:func:`select`) is then trained with ``seeds
 5) on the whole training split and scored once on test. Every loss of a tuned experiment must
 have a grid of the same size, the same epochs and the same seeds (:func:`problems`).
 
-Importing this module imports neither torch nor pandas.
+``search: tpe`` (issue 23, the reality check's own protocol) replaces the grid by a seeded
+adaptive search (:mod:`dmlstudy.search`) over ``sweeps.space.<experiment>.<loss>``, every
+trial trained on ``folds`` folds of the training split (:func:`dmlstudy.splits.validation_folds`)
+x ``tuning_seeds``; each loss's best trial is reproduced with ``seeds`` (at least 10) on the
+whole training split and scored once on test. :func:`search_experiments`, :func:`space_of`,
+:func:`study` (a study's identity) and :func:`budget` are what the workflow reads; every
+check of the search keys is in :func:`problems` too (:func:`search_problems`).
+
+Importing this module imports neither torch nor pandas (nor optuna).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -28,10 +37,15 @@ from collections.abc import Mapping, Sequence
 import jsonschema
 
 from . import losses, sampling
-from .params import SAFE_VALUE, SWEEPABLE, format_value, grid
+from .errors import ConfigError
+from .params import SAFE_VALUE, SWEEPABLE, format_value, grid, search_spec, training_params
+from .search import Budget, budget_problems
+from .search_space import SearchSpace, parse_space
 
 #: Seeds of the final runs of the tuned protocol: at least this many (issue 15).
 MIN_FINAL_SEEDS = 5
+#: Reproductions of each loss's best trial of a search (the reality check's 10; issue 23).
+MIN_REPRODUCTIONS = 10
 #: Default selection metric by the kind of validation split.
 DEFAULT_METRIC = {"stratified": "knn_accuracy", "class_disjoint": "map@r"}
 
@@ -125,7 +139,7 @@ def problems(cfg: Mapping, defs: Mapping) -> list[str]:
                         )
     if sw["protocol"] == "tuned" and experiments(cfg):
         out += _budget_problems(cfg)
-    return out
+    return out + search_problems(cfg, defs)
 
 
 def _budget_problems(cfg: Mapping) -> list[str]:
@@ -189,3 +203,138 @@ def select(scores: Mapping[str, Sequence[float]], order: Sequence[str]) -> tuple
     tied = [s for s in ranked if summary[s]["mean"] >= best_mean - 1e-12]
     best = min(tied, key=lambda s: (summary[s]["std"], order.index(s)))
     return best, summary
+
+
+# --------------------------------------------------------------------------- search (tpe)
+def search_experiments(cfg: Mapping) -> list[str]:
+    """Experiments with a search space (``sweeps.search: tpe``), in config order."""
+    sw = cfg["sweeps"]
+    if sw["search"] != "tpe":
+        return []
+    return [e for e in cfg["experiments"] if sw["space"].get(e)]
+
+
+def space_of(cfg: Mapping, experiment: str, loss: str) -> SearchSpace:
+    """The search space of (experiment, loss) of a validated config."""
+    where = f"sweeps.space.{experiment}.{loss}."
+    space, found = parse_space(search_spec(cfg, experiment, loss), where)
+    if found:
+        raise ConfigError("invalid search space:\n" + "\n".join(f"  - {p}" for p in found))
+    return space
+
+
+def study(cfg: Mapping, experiment: str, loss: str) -> dict:
+    """The identity of the study of (experiment, loss): everything its rounds' suggestions
+    depend on besides the earlier trials' scores (the space with its ranges and digits, the
+    sampler seed, the trials per round and the random start-up trials). Each round's job
+    carries it in its ``params`` (a change reruns round 0, so every later round follows)
+    and writes it into its round file, which the next round checks."""
+    sw = cfg["sweeps"]
+    out = {
+        "experiment": experiment,
+        "loss": loss,
+        "space": [dataclasses.asdict(p) for p in space_of(cfg, experiment, loss).params],
+        "seed": sw["seed"],
+        "trials_per_round": sw["trials_per_round"],
+        "n_startup_trials": sw["n_startup_trials"],
+    }
+    return json.loads(json.dumps(out))  # as its round files hold it (tuples as lists)
+
+
+def budget(cfg: Mapping, experiment: str, loss: str) -> Budget:
+    """What the study of (experiment, loss) spends (0 rounds: the loss has no space)."""
+    sw = cfg["sweeps"]
+    spec = search_spec(cfg, experiment, loss)
+    space, _ = parse_space(spec) if spec else (None, [])
+    searched = {p.key: p for p in space.params} if space else {}
+    epochs = (
+        searched.get("training.epochs") or training_params(cfg, experiment)["training"]["epochs"]
+    )
+    rounds = sw["rounds"] if spec else 0
+    return Budget(rounds, sw["trials_per_round"], epochs, sw["folds"], tuple(sw["tuning_seeds"]))
+
+
+def _value_problem(key: str, value, loss: str, defs: Mapping) -> str | None:
+    """Why a searched ``key`` cannot take ``value`` for ``loss`` (the config schema's reason,
+    a sampler that cannot serve the loss, a PML option of another loss), or None."""
+    schema, msg = _property_schema(key, defs)
+    if msg:
+        return msg
+    parts = key.split(".")
+    if parts[:2] == ["loss", "pml_options"] and parts[2] != loss:
+        return (
+            f"{loss} does not read loss.pml_options.{parts[2]}; remove the key from its "
+            f"space (it belongs in the space of {parts[2]})"
+        )
+    validator = jsonschema.Draft202012Validator({"$defs": defs, **schema})
+    errs = [e.message for e in validator.iter_errors(value)]
+    if errs:
+        return f"not allowed ({errs[0]}); choose bounds or choices the key accepts"
+    if key == "sampling.sampler":
+        return sampling.problem(value, loss)
+    return None
+
+
+def search_problems(cfg: Mapping, defs: Mapping) -> list[str]:
+    """Every problem of the search keys of the ``sweeps`` section (``search``, ``space``,
+    ``folds``, and the equal budget of a search), one line each naming the key and the fix."""
+    sw = cfg["sweeps"]
+    out = []
+    if sw["search"] != "tpe":
+        if sw["space"]:
+            out.append(
+                "'sweeps.space' is set but sweeps.search is 'grid', which sweeps "
+                "sweeps.grids; set sweeps.search: tpe to search the space, or remove it"
+            )
+        if sw["folds"] > 1:
+            out.append(
+                f"'sweeps.folds' = {sw['folds']}: folds cross-validate the trials of a search "
+                "(sweeps.search: tpe); the grid protocol tunes on one validation split. Set "
+                "sweeps.search: tpe, or sweeps.folds: 1"
+            )
+        return out
+    if sw["protocol"] != "tuned":
+        out.append(
+            "'sweeps.search' = 'tpe' tunes every loss on validation folds and reproduces its "
+            "best trial on test; set sweeps.protocol: tuned"
+        )
+    if sw["grids"]:
+        out.append(
+            "'sweeps.grids': with sweeps.search: tpe the search space (sweeps.space) takes the "
+            "place of the grids; remove sweeps.grids, or set sweeps.search: grid"
+        )
+    if not sw["space"]:
+        out.append(
+            "'sweeps.space': sweeps.search: tpe needs a search space per experiment and loss, "
+            "e.g. {synthetic_mlp: {triplet: {loss.margin: {float: [0.05, 8.0], log: true}}}}"
+        )
+    for exp, by_loss in sw["space"].items():
+        where = f"sweeps.space.{exp}"
+        if exp not in cfg["experiments"]:
+            out.append(
+                f"'{where}': {exp!r} is not an experiment of this config; experiments: "
+                + ", ".join(cfg["experiments"])
+            )
+            continue
+        for loss, spec in by_loss.items():
+            if loss not in cfg["losses"]:
+                out.append(
+                    f"'{where}.{loss}': {loss!r} is not in 'losses' ({', '.join(cfg['losses'])}); "
+                    "add it there or remove its search space"
+                )
+                continue
+            _, found = parse_space(
+                spec, f"{where}.{loss}.", lambda k, v, lo=loss: _value_problem(k, v, lo, defs)
+            )
+            out += found
+    searched = search_experiments(cfg)
+    if searched and len(cfg["seeds"]) < MIN_REPRODUCTIONS:
+        out.append(
+            f"'seeds' = {cfg['seeds']!r}: the search reproduces each loss's best trial with the "
+            f"config's seeds, at least {MIN_REPRODUCTIONS} of them (the reality check's 10 "
+            "reproductions); add seeds"
+        )
+    for exp in searched:
+        budgets = {lo: budget(cfg, exp, lo) for lo in cfg["losses"]}
+        out += budget_problems(f"sweeps.space.{exp}", budgets)
+    return out

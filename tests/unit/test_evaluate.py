@@ -51,3 +51,35 @@ def test_metrics_json_has_the_reality_check_metrics(tmp_path):
         assert m[key] == want[key]
     assert 0 < m["r_precision"] < 1 and 0 < m["precision@1"] < 1
     assert json.loads(out.read_text())["r_precision"] == m["r_precision"]
+
+
+def test_classification_is_undefined_on_unseen_test_classes(tmp_path):
+    """A class-disjoint split: no test class was trained on, so k-NN and linear-probe
+    accuracy are NaN (not 0); the retrieval metrics are still computed."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    from dmlstudy import h5io
+    from dmlstudy.evaluate import evaluate_run
+
+    rng = np.random.default_rng(1)
+    y_tr, y_te = np.repeat([0, 1, 2], 10), np.repeat([3, 4], 10)
+    split = {
+        "train": {"x": rng.normal(size=(30, 4)).astype(np.float32), "y": y_tr},
+        "test": {"x": (rng.normal(size=(20, 4)) + y_te[:, None]).astype(np.float32), "y": y_te},
+    }
+    emb = tmp_path / "embeddings.h5"
+    h5io.write_splits(emb, split, {"kind": "vectors", "loss": "triplet", "loss_label": "T"}
+                      | {"seed": 0, "data_description": "d"})  # fmt: skip
+    hist = tmp_path / "history.csv"
+    pd.DataFrame(
+        {"epoch": [0, 1], "loss": [1.0, 0.5], "active_ratio": [1.0, 0.5], "grad_norm": [0.2, 0.1]}
+        | {"seconds": [0.1, 0.1], "intra_class_distance": [0.8, 0.3]}
+    ).to_csv(hist, index=False)
+    evaluation = {"split": "test", "include_outliers": False, "knn_k": 3, "chunk_size": 16}
+    evaluation |= {"linear_probe": True, "recall_ks": [1]}
+    m = evaluate_run(emb, hist, {"experiment": "e", "evaluation": evaluation}, tmp_path / "m.json")
+    assert math.isnan(m["knn_accuracy"]) and math.isnan(m["linear_probe_accuracy"])
+    assert 0 < m["map@r"] <= 1 and 0 < m["precision@1"] <= 1

@@ -174,3 +174,80 @@ def test_training_params_of_a_point_and_of_its_validation_run():
 def test_fixed_values_are_the_configs_own():
     cfg = C.validate(tuned())
     assert P.fixed_values(cfg, "synthetic_mlp", "triplet") == {"loss.margin": 1.0}
+
+
+# --------------------------------------------------------------------------- search points
+SEARCH = load_yaml(CONFIG_DIR / "tiny_search.yaml")
+
+
+def searched(**spaces):
+    """tiny_search.yaml with the triplet's space (and the contrastive's, for the equal
+    budget) replaced by ``spaces``."""
+    cfg = copy.deepcopy(SEARCH)
+    if spaces:
+        cfg["sweeps"]["space"]["synthetic_mlp"] = {"contrastive": spaces, "triplet": spaces}
+    return C.validate(cfg)
+
+
+def test_a_search_segment_is_typed_by_its_space():
+    cfg = searched(
+        **{
+            "loss.margin": {"float": [0.1, 4.0], "log": True},
+            "training.epochs": {"int": [2, 6], "step": 2},
+            "sampling.sampler": {"choices": ["random", "semihard"]},
+        }
+    )
+    seg = "loss.margin~0.731/training.epochs~4/sampling.sampler~semihard/"
+    point, val = P.parse_segment(cfg, "synthetic_mlp", "triplet", seg)
+    assert not val and point.segment == seg
+    assert point.values == {
+        "loss.margin": 0.731,
+        "training.epochs": 4,
+        "sampling.sampler": "semihard",
+    }
+    assert [type(v) for v in point.values.values()] == [float, int, str]
+    resolved = P.training_params(cfg, "synthetic_mlp", "triplet", seg)
+    assert resolved["loss"]["margin"] == 0.731 and resolved["training"]["epochs"] == 4
+    assert resolved["sampling"]["sampler"] == "semihard" and resolved["point"] == point.values
+
+
+@pytest.mark.parametrize(
+    "seg",
+    [
+        "loss.margin~5.0/training.lr~0.001/",  # above the range
+        "loss.margin~0.50/training.lr~0.001/",  # not the value's own path text (0.5)
+        "training.lr~0.001/loss.margin~0.5/",  # keys out of the space's order
+        "loss.margin~0.5/",  # a key missing
+        "loss.margin~0.5/training.lr~0.001/x.y~1/",  # one too many
+        "split~validation/loss.margin~0.5/training.lr~0.001/",  # trials are no tuning runs
+    ],
+)
+def test_a_segment_outside_the_space_is_refused(seg):
+    cfg = searched()
+    with pytest.raises(ValueError, match="nor a point of its search space"):
+        P.parse_segment(cfg, "synthetic_mlp", "triplet", seg)
+    assert P.search_point(cfg, "synthetic_mlp", "triplet", seg) is None
+
+
+def test_int_steps_and_the_grid_protocol_know_no_search_points():
+    cfg = searched(**{"training.epochs": {"int": [2, 6], "step": 2}})
+    assert P.search_point(cfg, "synthetic_mlp", "triplet", "training.epochs~3/") is None
+    plain = copy.deepcopy(SEARCH)
+    plain["sweeps"] = {}
+    plain = C.validate(plain)
+    assert P.search_spec(plain, "synthetic_mlp", "triplet") == {}
+    with pytest.raises(ValueError, match="not a grid point"):
+        P.parse_segment(plain, "synthetic_mlp", "triplet", "loss.margin~0.5/training.lr~0.001/")
+
+
+def test_trial_params_carry_the_point_the_folds_and_the_validation_scoring():
+    cfg = searched()
+    seg = "loss.margin~0.5/training.lr~0.00123/"
+    t = P.trial_params(cfg, "synthetic_mlp", "triplet", seg)
+    assert t["resolved"] == P.training_params(cfg, "synthetic_mlp", "triplet", seg)
+    assert t["resolved"]["training"]["lr"] == 0.00123 and "validation" not in t["resolved"]
+    assert t["folds"] == 2 and t["tuning_seeds"] == [0]
+    assert t["validation"] == {"fraction": 0.2, "seed": 0, "folds": 2}
+    assert t["evaluation"]["validation"] is True and t["selection_metric"] == "map@r"
+    with pytest.raises(ValueError, match="not a point of its search space"):
+        P.trial_params(cfg, "synthetic_mlp", "triplet", "loss.margin~9.0/training.lr~0.001/")

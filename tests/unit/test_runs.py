@@ -56,3 +56,32 @@ def test_history_class_distances_are_those_of_the_subsample(tmp_path):
     full = copy.deepcopy(resolved)
     full["training"]["class_distance_points"] = None
     assert P.config_hash(full) != P.config_hash(resolved)  # the cap is part of the job's key
+
+
+def test_carve_validation_takes_a_fold_and_one_fold_is_the_old_split():
+    """A search trial carves fold k of sweeps.folds; one fold is exactly the single split
+    that every tuned grid run carves (and its record keeps the old keys)."""
+    from dmlstudy.splits import validation_folds, validation_split
+
+    rng = np.random.default_rng(0)
+    tr = {"x": rng.normal(size=(40, 3)), "y": np.repeat(np.arange(4), 10)}
+    te = {"x": rng.normal(size=(8, 3)), "y": np.repeat(np.arange(4), 2)}
+    old_fit, old_val, record = runs.carve_validation(tr, te, {"fraction": 0.25, "seed": 3})
+    assert set(record) == {"fraction", "seed", "kind", "n_fit", "n_validation", "text"}
+    fit, val, rec = runs.carve_validation(
+        tr, te, {"fraction": 0.25, "seed": 3, "folds": 1, "fold": 0}
+    )
+    np.testing.assert_array_equal(fit["x"], old_fit["x"])
+    np.testing.assert_array_equal(val["y"], old_val["y"])
+    _, v = validation_split(tr["y"], te["y"], 0.25, 3)[:2]
+    assert len(v) == rec["n_validation"] == record["n_validation"]
+    folds, _ = validation_folds(tr["y"], te["y"], 4, 0.25, 3)
+    seen = []
+    for k in range(4):
+        fit, val, rec = runs.carve_validation(
+            tr, te, {"fraction": 0.25, "seed": 3, "folds": 4, "fold": k}
+        )
+        np.testing.assert_array_equal(val["x"], tr["x"][folds[k][1]])
+        assert rec["fold"] == k and rec["text"].startswith(f"validation: fold {k + 1} of 4, ")
+        seen += val["x"][:, 0].tolist()
+    assert sorted(seen) == sorted(tr["x"][:, 0].tolist())  # every point validated once

@@ -278,3 +278,21 @@ def test_sklearn_split_too_small_to_stratify_is_a_clear_error():
     text = str(info.value)
     assert "8 points" in text and "4 classes" in text and "test_fraction 0.2" in text
     assert "n_per_class" in text and "test_fraction: 0" in text
+
+
+def test_class_disjoint_split_by_hand():
+    from dmlstudy.splits import class_disjoint_split
+
+    y = np.array([0, 0, 1, 1, 2, 2, 3, 3, -1, -1, -1, -1])
+    train, test = class_disjoint_split(y, 0.5, seed=0)
+    assert np.array_equal(np.sort(np.concatenate([train, test])), np.arange(len(y)))
+    tr_c, te_c = set(y[train]) - {-1}, set(y[test]) - {-1}
+    assert len(tr_c) == len(te_c) == 2 and not tr_c & te_c
+    assert (y[test] == -1).sum() == 2
+    assert np.array_equal(class_disjoint_split(y, 0.5, seed=0)[1], test)
+    # at least one class on each side, whatever the fraction
+    assert len(set(y[class_disjoint_split(y, 0.99, 1)[0]]) - {-1}) == 1
+    assert len(set(y[class_disjoint_split(y, 0.01, 1)[1]]) - {-1}) == 1
+    assert len(class_disjoint_split(y, 0.0, 1)[1]) == 0
+    with pytest.raises(Exception, match="at least 2 classes"):
+        class_disjoint_split(np.array([0, 0, -1]), 0.5, 0)

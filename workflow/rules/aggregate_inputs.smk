@@ -155,6 +155,8 @@ def benchmark_jobs():
             for r in SWEEP_RUNS
         ],
     }
+    for key, records in search_benchmark_records().items():  # search.smk's jobs
+        combos[key] = combos.get(key, []) + records
     jobs = {}
     for r in workflow.rules:
         if r.benchmark is None or r.name in AGGREGATE_RULES or callable(r.benchmark):

@@ -194,4 +194,4 @@ if (
 
 
 def all_targets():
-    return TABLES + FIGURES + run_files("metrics.json") + SWEEP_TARGETS
+    return TABLES + FIGURES + run_files("metrics.json") + SWEEP_TARGETS + SEARCH_TARGETS

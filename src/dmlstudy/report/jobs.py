@@ -173,3 +173,29 @@ def tuned_comparison(inputs, outputs, params) -> None:
     frame.to_csv(outputs.csv, index=False)
     doc.write([document], outputs.tex, outputs.html, "Tuned comparison")
     gains.to_csv(outputs.gains_csv, index=False)
+
+
+def reality_check(inputs, outputs, params) -> None:
+    """The reality check's table (``report.reality``): each study's best trial, its
+    reproductions on test with CIs, and the corrected verdicts of triplet against
+    contrastive."""
+    from . import doc, load, reality
+
+    runs = load.load_metrics(inputs.metrics, params.runs, params.experiments)
+    frame, docs = reality.reality_check(
+        _selections(inputs.best), runs, params.experiments, params.loss_labels, params.statistics
+    )
+    frame.to_csv(outputs.csv, index=False)
+    doc.write(docs, outputs.tex, outputs.html, "Reality check")
+
+
+def search_figure(inputs, outputs, params) -> None:
+    """fig_search: the best-so-far validation score of every study against the trial."""
+    from . import searches
+
+    best = _selections(inputs.best)
+    trials = searches.load_studies(inputs.history, best)
+    labels = {name: e["label"] for name, e in params.experiments.items()}
+    searches.fig_search(
+        trials, labels, params.loss_labels, _stem(outputs.pdf), params.n_startup, params.dpi
+    )

@@ -61,6 +61,20 @@ def mean_std(values: Sequence) -> tuple[float, float, int]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, int(v.size)
 
 
+def mean_ci(values: Sequence, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean, the ``level`` t-interval of the mean (``mean ± t · s / sqrt(n)``) and count of
+    the finite values; the interval is NaN with fewer than two (the reproductions of a
+    point: issue 23)."""
+    v = finite(values)
+    if v.size == 0:
+        return math.nan, math.nan, math.nan, 0
+    m = float(v.mean())
+    if v.size < 2:
+        return m, math.nan, math.nan, 1
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return m, m - half, m + half, int(v.size)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """``b`` against ``a`` over ``n`` paired seeds: ``diff`` = mean of ``b_i - a_i``

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..splits import OUTLIER, sklearn_stratified_split
+from ..splits import OUTLIER, class_disjoint_split, sklearn_stratified_split
 from .base import Prepared, Source
 
 #: Keys of the dataset's config entry that are parameters of :func:`generate`.
@@ -86,16 +86,23 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 
 
 def prepare(spec: dict, name: str, seed: int) -> Prepared:
-    """Generate, optionally L2-normalise, split stratified by label (outliers included).
+    """Generate, optionally L2-normalise, and split: stratified by label (outliers
+    included), or with ``split: class_disjoint`` by class (``splits.class_disjoint_split``:
+    ``test_fraction`` of the classes, all their points, in test; retrieval on unseen
+    classes, as the metric learning reality check tests).
 
     ``test_fraction`` 0 puts every point in train and leaves the test split empty (the
-    authors' notebook trains on all points; evaluate with ``evaluation.split: train``)."""
+    authors' notebook trains on all points; evaluate with ``evaluation.split: train``).
+    A spec without ``split`` is split stratified, as before the key existed (its data file
+    and every run on it stay the same)."""
     data = generate(**{k: spec[k] for k in GENERATOR_KEYS}, seed=seed)
     x = data.x
     norm = spec["input_normalization"]
     if norm == "l2":
         x = l2_normalize(x)
-    train_idx, test_idx = sklearn_stratified_split(data.y, spec["test_fraction"], seed)
+    disjoint = spec.get("split", "stratified") == "class_disjoint"
+    split = class_disjoint_split if disjoint else sklearn_stratified_split
+    train_idx, test_idx = split(data.y, spec["test_fraction"], seed)
 
     def part(i):
         return {"x": x[i].astype(np.float32), "y": data.y[i], "y_clean": data.y_clean[i]}
@@ -105,7 +112,9 @@ def prepare(spec: dict, name: str, seed: int) -> Prepared:
         attrs={
             "kind": "vectors",
             "source": "synthetic",
-            "description": "Synthetic (§3.1)" + (", L2-normalised" if norm == "l2" else ""),
+            "description": "Synthetic (§3.1)"
+            + (", L2-normalised" if norm == "l2" else "")
+            + (", class-disjoint split" if disjoint else ""),
             "num_classes": int(spec["n_classes"]),
             "input_normalization": norm,
             "spec": dict(spec),

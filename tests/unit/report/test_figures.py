@@ -282,3 +282,34 @@ def test_fig_sensitivity_is_set_for_print(tmp_path):
     stem = tmp_path / "sens"
     figures.fig_sensitivity(table, exps, LOSS_LABELS, stem, [], dpi=60)
     check_outputs(stem, min_png_kb=5)
+
+
+def test_fig_search_is_set_for_print(tmp_path):
+    """Best-so-far validation score per loss against the trial, one panel per experiment,
+    from the studies' trials.csv files (search.write_history)."""
+    from dmlstudy import search
+    from dmlstudy.report import searches
+
+    space, _ = search.parse_space({"loss.margin": {"float": [0.1, 4.0], "log": True}})
+    rng = np.random.default_rng(0)
+    paths, best = [], []
+    for exp in ("e1", "e2"):
+        for lo in LOSSES:
+            trials = [
+                search.TrialResult(
+                    i, i // 5, {"loss.margin": round(0.1 + 0.15 * i, 3)},
+                    [[None if i == 3 else 0.5 + rng.normal(0, 0.05)] for _ in range(4)],
+                )
+                for i in range(20)
+            ]  # fmt: skip
+            path = tmp_path / f"{exp}_{lo}.csv"
+            search.write_history(path, space, trials)
+            paths.append(path)
+            b = search.best_trial(trials)
+            best.append({"experiment": exp, "loss": lo, "metric": "map@r", "folds": 4})
+            assert b.mean == max(t.mean for t in trials if not t.failed)
+    frame = searches.load_studies(paths, best)
+    assert len(frame) == 80 and frame["failed"].sum() == 4
+    stem = tmp_path / "fig_search"
+    searches.fig_search(frame, {"e1": "Exp 1", "e2": "Exp 2"}, LOSS_LABELS, stem, 10, dpi=60)
+    check_outputs(stem, min_png_kb=5)

@@ -123,3 +123,17 @@ def test_power_by_simulation():
 def test_seeds_for_exact():
     assert stats.seeds_for_exact(0.05) == 6  # 2 / 64 = 0.031; 5 gives 0.0625
     assert stats.seeds_for_exact(0.05 / 14) == 10  # 2 / 1024 = 0.002 < 0.0036
+
+
+def test_mean_ci_is_the_t_interval_of_the_mean():
+    from dmlstudy.report.stats import mean_ci
+
+    v = [0.81, 0.79, 0.84, 0.80, None, float("nan"), 0.83]
+    m, lo, hi, n = mean_ci(v)
+    x = np.array([0.81, 0.79, 0.84, 0.80, 0.83])
+    want = sps.t.interval(0.95, 4, loc=x.mean(), scale=sps.sem(x))
+    assert n == 5 and m == pytest.approx(x.mean())
+    assert (lo, hi) == pytest.approx(want)
+    m1, lo1, hi1, n1 = mean_ci([0.5])
+    assert (m1, n1) == (0.5, 1) and np.isnan(lo1) and np.isnan(hi1)
+    assert mean_ci([])[3] == 0

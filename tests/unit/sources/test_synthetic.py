@@ -94,3 +94,36 @@ def test_test_fraction_zero_trains_on_every_point_and_leaves_test_empty(tmp_path
     back = h5io.read_split(tmp_path / "s.h5", "test")
     assert back["x"].shape == (0, 128) and back["y"].shape == (0,)
     assert len(h5io.read_split(tmp_path / "s.h5", "train")["y"]) == 210
+
+
+def test_class_disjoint_split_tests_on_classes_never_trained_on(tmp_path):
+    """split: class_disjoint puts test_fraction of the classes, all their points, in test
+    (and that share of the outliers), seeded; the data file says so."""
+    spec = validate_dataset(
+        {"source": "synthetic", "n_classes": 10, "n_per_class": 20, "dim": 8}
+        | {"split": "class_disjoint", "test_fraction": 0.3, "seed": 4}
+    )
+    p = prepare_dataset(spec, "synthetic", spec["seed"])
+    tr, te = p.splits["train"], p.splits["test"]
+    train_classes, test_classes = set(tr["y"]) - {-1}, set(te["y"]) - {-1}
+    assert len(test_classes) == 3 and len(train_classes) == 7 and not train_classes & test_classes
+    data = gen(4, n_classes=10, n_per_class=20, dim=8)
+    assert (te["y"] != -1).sum() == np.isin(data.y, list(test_classes)).sum()  # whole classes
+    assert (te["y"] == -1).sum() == 3 and (tr["y"] == -1).sum() == 7  # 30% of the 10 outliers
+    assert "class-disjoint" in p.attrs["description"]
+    again = prepare_dataset(spec, "synthetic", spec["seed"])
+    np.testing.assert_array_equal(again.splits["test"]["x"], te["x"])
+    other = prepare_dataset({**spec, "seed": 5}, "synthetic", 5)
+    assert set(other.splits["test"]["y"]) - {-1} != test_classes
+
+
+def test_a_spec_without_split_is_split_as_before_the_key_existed():
+    """No default for split: an older config's spec (and so its data file and every run on
+    it) is exactly what it was; split: stratified is the same split."""
+    spec = validate_dataset({"source": "synthetic", "n_classes": 4, "n_per_class": 30, "dim": 8})
+    assert "split" not in spec
+    a = prepare_dataset(spec, "synthetic", 0)
+    b = prepare_dataset({**spec, "split": "stratified"}, "synthetic", 0)
+    for part in ("train", "test"):
+        np.testing.assert_array_equal(a.splits[part]["x"], b.splits[part]["x"])
+    assert a.attrs["spec"] == spec and a.attrs["description"] == "Synthetic (§3.1)"
