@@ -1,6 +1,7 @@
 """The reporting package imports without torch and never reads a data source (cycles and
 module sizes: tests/unit/test_package.py)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,11 @@ def test_no_module_imports_torch():
         + "".join(f"import dmlstudy.report.{m}\n" for m in MODULES)
         + "print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # the package under test, not whichever copy the interpreter has installed
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.strip() == "False"
 
 
