@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import shlex
 import shutil
@@ -186,9 +185,9 @@ def producer(cell: str):
     return PRODUCERS[keys[0]]
 
 
-def patterns(path: str) -> list[str]:
-    """Glob patterns of a documented path: {a,b} alternatives expanded, {name} any text,
-    a folder (trailing /) anything under it."""
+def patterns(path: str) -> list[re.Pattern]:
+    """Regexes of a documented path: {a,b} alternatives expanded, {name} one path segment
+    (or part of one), a folder (trailing /) anything under it."""
     m = re.search(r"\{([^{}]*,[^{}]*)\}", path)
     if m:
         return [
@@ -196,8 +195,9 @@ def patterns(path: str) -> list[str]:
             for alt in m.group(1).split(",")
             for p in patterns(path[: m.start()] + alt + path[m.end() :])
         ]
-    glob = re.sub(r"\{[^{}]*\}", "*", path)
-    return [glob + "*" if glob.endswith("/") else glob]
+    parts = re.split(r"\{[^{}]*\}", path)
+    regex = "[^/]+".join(map(re.escape, parts))
+    return [re.compile(regex + (".+" if path.endswith("/") else ""))]
 
 
 PLANNED_LINE = re.compile(r"^\s*(?:output|log|benchmark|input): (.*)$")
@@ -253,6 +253,6 @@ def test_every_listed_output_is_planned(paths, produced_by, planned):
         files = planned(config, overlay)
         for path in paths:
             for pattern in patterns(path):
-                assert any(fnmatch.fnmatchcase(f, pattern) for f in files), (
-                    f"{path} ({pattern}) is not planned by {config.name} + {overlay}"
+                assert any(pattern.fullmatch(f) for f in files), (
+                    f"{path} ({pattern.pattern}) is not planned by {config.name} + {overlay}"
                 )
