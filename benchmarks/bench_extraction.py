@@ -1,6 +1,6 @@
 """Benchmark: frozen-backbone feature extraction vs the backbone's pure forward pass.
 
-Issue #7 target: "Feature extraction: time within 1.15x of the backbone's pure forward time
+Target 4 (docs/benchmarks.md): "Feature extraction: time within 1.15x of the backbone's pure forward time
 on pre-loaded tensors (decoding and I/O hidden behind compute)."
 
 Two input files in the real on-disk formats ``dmlstudy.features.extract_features`` reads

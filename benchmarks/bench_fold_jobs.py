@@ -1,5 +1,5 @@
 """How much of a tuning run's job is per-job overhead, and what running a trial's k folds in
-one process saves (issue 23: one job per fold, or one job per trial?).
+one process saves (the reality check: one job per fold, or one job per trial?).
 
 For each config (``tests/config/tiny.yaml`` and ``config/config.yaml``, experiment
 ``synthetic_mlp``, loss ``triplet``) it trains ``--folds`` tuning runs, each with

@@ -1,4 +1,4 @@
-"""Issue 26: what the rehearsal's fixes buy, each before and after side by side in one run.
+"""What the rehearsal's fixes buy, each before and after side by side in one run.
 
 Sections (``--sections``):
 

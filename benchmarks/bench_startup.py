@@ -1,5 +1,5 @@
 """Start-up cost of a workflow job: ``python -c "import NAME"`` for the modules that jobs
-without training import, against ``import torch`` (issue 17, target 2).
+without training import, against ``import torch`` (target 2, docs/benchmarks.md).
 
 Each import runs in a fresh interpreter, ``--runs`` times, interleaved round by round
 (one run of every name per round, so slow phases of a shared machine hit all alike).

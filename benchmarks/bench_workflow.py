@@ -1,4 +1,4 @@
-"""Benchmark: Snakemake overhead of the workflow (issue #7, target 5).
+"""Benchmark: Snakemake overhead of the workflow (target 5, docs/benchmarks.md).
 
 1. ``snakemake -n`` (dry run: parse, validate the config, build the DAG, print every job) on
    a config with 6 synthetic experiments (margins 0.25 ... 4) x 2 losses x 5 seeds = 127 jobs.

@@ -1,4 +1,4 @@
-"""GPU check of the paper's workload (issue 17, target 4): per-step times and the
+"""GPU check of the paper's workload (target 4, docs/benchmarks.md): per-step times and the
 projected time of ``config/paper.yaml`` on this machine. Run by ``benchmarks/gpu_check.sh``.
 
 Steps, each on ``--device`` (default: cuda when torch sees a GPU, else cpu):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check of the paper's workload (issue 17): training steps (MLP; CNN on MNIST- and
+# GPU check of the paper's workload (docs/benchmarks.md): training steps (MLP; CNN on MNIST- and
 # CIFAR-size images; the ViT head), ViT-B/32-size feature extraction on synthetic images,
 # evaluation; prints per-step times and the projected time of config/paper.yaml.
 #

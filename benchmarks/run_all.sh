@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole benchmark suite of issue #7, in one command (see benchmarks/README.md).
+# The whole benchmark suite, in one command (see benchmarks/README.md).
 #
 #   benchmarks/run_all.sh            # full suite, about 18 min on 2 lightly loaded CPU cores
 #   benchmarks/run_all.sh --quick    # smaller sizes and fewer repeats, about 8 min

@@ -1,5 +1,5 @@
 """Per rule and dataset: jobs, wall and CPU seconds, peak memory against ``mem_mb``, and output
-size on disk, from a finished workflow run (issue 26; docs/benchmarks.md, "Rehearsal").
+size on disk, from a finished workflow run (docs/benchmarks.md, "Rehearsal").
 
 Usage: python benchmarks/summarize_rehearsal.py WORKDIR --config config/rehearsal.yaml
        [--markdown OUT.md] [--json OUT.json]

@@ -1,6 +1,6 @@
 """The paths our training loop is compared with, each one epoch, same updates per epoch.
 
-``authors_epoch``: the authors' released training loop (FACTS.md, "More facts"): anchors
+``authors_epoch``: the authors' released training loop (public repository ZenzenDatabase/Triplet_Contrastive): anchors
 in shuffled batches of 64 embedded with one forward pass; then, per anchor, Python
 sampling over the label tensor (``(labels == c).nonzero()``, ``random.choice``) and a
 **single-sample forward** ``model(x[j])`` for each sampled positive and negative; the

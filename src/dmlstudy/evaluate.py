@@ -91,7 +91,7 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
         metrics["test_classes_disjoint"] = not (train_classes & set(np.unique(te["y"]).tolist()))
     if run.get("validation"):
         metrics["validation"] = run["validation"]
-    # embedding geometry (issue 14) on the same points as Eq. 3, outliers left out
+    # embedding geometry (Table 5) on the same points as Eq. 3, outliers left out
     metrics.update(geometry.embedding_geometry(z, y))
     metrics["singular_value_spectrum"] = geometry.spectrum(z[y != OUTLIER])
     if len(te["y"]):  # an empty test split (test_fraction 0) has no k-NN / retrieval scores

@@ -1,4 +1,4 @@
-"""Embedding geometry (issue 14, deliverable 4): rank, alignment/uniformity, collapse, spectrum.
+"""Embedding geometry: rank, alignment/uniformity, collapse, spectrum.
 
 numpy/scipy only (no torch), float64 throughout, deterministic. Every function takes an
 embedding matrix ``z`` of shape (N, D); those that need classes take labels ``y`` (N,).

@@ -2,7 +2,7 @@
 
 A run can exit 0 and still be broken: with ``training.lr: 1000`` the weights blow up, the
 units saturate, the gradient vanishes and the embeddings stop changing, yet no value is NaN
-and the run's numbers would enter the tables as if they were results (issue 24). The
+and the run's numbers would enter the tables as if they were results. The
 evaluation job runs :func:`check` on every run's history and evaluation embeddings and
 writes the result into metrics.json (``health``), a WARNING into the job's log and on the
 console, and the tables mark a flagged run (``report.health``).

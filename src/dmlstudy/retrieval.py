@@ -7,7 +7,8 @@ Numpy arrays in, Python floats or dicts out; importing this module imports numpy
 ``memory_mb`` or ``chunk_size``, ``device="cuda"`` opt-in); :func:`top_k` and
 :class:`MetricInputError` live there and are importable from here too.
 
-Conventions, following the authors' released code (see docs and FACTS.md):
+Conventions, following the authors' released code (public repository ZenzenDatabase/Triplet_Contrastive;
+docs/paper_vs_code.md):
 
 * **Classification** (:func:`knn_accuracy`): k-NN fitted on the *train* embeddings and
   scored on the *test* embeddings (k = 5 in the paper), uniform votes. **Vote ties** go to

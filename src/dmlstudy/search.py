@@ -1,4 +1,4 @@
-"""A seeded adaptive search (Optuna's TPE) in rounds, every trial a cached run: issue 23.
+"""A seeded adaptive search (Optuna's TPE) in rounds, every trial a cached run: the reality check.
 
 The metric learning reality check (Musgrave et al. 2020) tunes every loss by Bayesian
 optimisation with the same budget. Here a study (one experiment, one loss) runs in

@@ -1,7 +1,7 @@
 """The search space of one study of :mod:`dmlstudy.search`: which dotted keys it searches,
 over which ranges, and how a trial's values become a path segment and back.
 
-A spec (config ``sweeps.space.<experiment>.<loss>``, issue 23) maps dotted sweepable keys
+A spec (config ``sweeps.space.<experiment>.<loss>``) maps dotted sweepable keys
 (``loss.margin``, ``training.lr``, ``loss.pml_options.margin_loss.margin``,
 ``sampling.sampler``...) to a range::
 

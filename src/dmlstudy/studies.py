@@ -1,4 +1,4 @@
-"""The jobs of a search study (one experiment x loss, ``sweeps.search: tpe``; issue 23):
+"""The jobs of a search study (one experiment x loss, ``sweeps.search: tpe``):
 each round's suggestions, and the study's history and best trial.
 
 - :func:`round_job` (checkpoint ``search_round``): round ``r``'s trials, from

@@ -16,7 +16,7 @@ best point on the selection metric (:func:`select`) is then trained with ``seeds
 5) on the whole training split and scored once on test. Every loss of a tuned experiment must
 have a grid of the same size, the same epochs and the same seeds (:func:`problems`).
 
-``search: tpe`` (issue 23, the reality check's own protocol) replaces the grid by a seeded
+``search: tpe`` (the reality check's own protocol) replaces the grid by a seeded
 adaptive search (:mod:`dmlstudy.search`) over ``sweeps.space.<experiment>.<loss>``, every
 trial trained on ``folds`` folds of the training split (:func:`dmlstudy.splits.validation_folds`)
 x ``tuning_seeds``; each loss's best trial is reproduced with ``seeds`` (at least 10) on the
@@ -42,9 +42,9 @@ from .params import SAFE_VALUE, SWEEPABLE, format_value, grid, search_spec, trai
 from .search import Budget, budget_problems
 from .search_space import SearchSpace, parse_space
 
-#: Seeds of the final runs of the tuned protocol: at least this many (issue 15).
+#: Seeds of the final runs of the tuned protocol: at least this many.
 MIN_FINAL_SEEDS = 5
-#: Reproductions of each loss's best trial of a search (the reality check's 10; issue 23).
+#: Reproductions of each loss's best trial of a search (the reality check's 10).
 MIN_REPRODUCTIONS = 10
 #: Default selection metric by the kind of validation split.
 DEFAULT_METRIC = {"stratified": "knn_accuracy", "class_disjoint": "map@r"}

@@ -1,5 +1,5 @@
 """One search trial as one job: every fold x tuning seed of a trial trained and scored in one
-process (issue 23; ``workflow/rules/search.smk``, rule ``search_trial``).
+process (the reality check; ``workflow/rules/search.smk``, rule ``search_trial``).
 
 A trial (``dmlstudy.search``) is a point of a study's search space. Its job trains the point
 on each fold's fit part (:func:`dmlstudy.splits.validation_fold`, through

@@ -1,4 +1,4 @@
-"""HDF5 files of data, features and embeddings are chunked in whole samples (issue 26)."""
+"""HDF5 files of data, features and embeddings are chunked in whole samples."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ def test_class_distances_brute_force_with_outliers():
 
 
 def test_a_one_point_class_has_no_intra_class_variance():
-    """Issue 24, case 2: a class with one evaluation point has no spread to measure; its
+    """Bad inputs: a class with one evaluation point has no spread to measure; its
     variance is undefined (NaN), not 0.0, and Eq. 3 averages over the classes that have one.
     With no class of two points the statistic itself is undefined."""
     rng = np.random.default_rng(0)

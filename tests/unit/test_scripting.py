@@ -43,7 +43,7 @@ def test_a_logged_error_reaches_log_file_and_console(tmp_path):
     assert "Traceback" not in text + proc.stderr
 
 
-# --------------------------------------------------------------------------- issue 24
+# --------------------------------------------------------------------------- bad inputs
 def _job(tmp_path, body: str) -> tuple[subprocess.CompletedProcess, str]:
     """Run ``body`` as a job would (its log a file, the console the process's stderr)."""
     log = tmp_path / "job.log"

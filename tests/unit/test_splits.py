@@ -235,7 +235,7 @@ def test_fold_errors_name_the_key():
         validation_fold(y, np.array([0]), 3, 3, 0.2)
 
 
-# --------------------------------------------------------------------------- issue 24, case 1
+# --------------------------------------------------------------------------- bad inputs: tiny classes
 def test_sklearn_split_keeps_a_one_point_class_in_train_with_a_warning(caplog):
     """scikit-learn refuses to stratify a class of one point; that class stays whole in the
     training split (it cannot be both trained on and scored), named in a warning, and the

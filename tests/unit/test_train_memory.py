@@ -1,4 +1,4 @@
-"""Training memory at scale (issue 26): a long epoch keeps the process's memory flat.
+"""Training memory at scale: a long epoch keeps the process's memory flat.
 
 The loop keeps every batch's per-item losses and gradient norms until the epoch ends. Kept as
 thousands of tiny tensors between the batches' large, short-lived activations, they

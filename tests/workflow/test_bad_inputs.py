@@ -1,4 +1,4 @@
-"""Damaged and bad inputs (issue #6, item 7).
+"""Damaged and bad inputs.
 
 - A truncated or corrupt HDF5 file is a clear error naming the file and saying "delete it
   and rerun"; it is never read as wrong numbers, and nothing else is touched.
@@ -317,7 +317,7 @@ def test_missing_data_folder_stops_before_any_job(tiny_run_copy, tmp_path):
     assert file_mtimes(wd) == before
 
 
-# --------------------------------------------------------------------------- issue 24
+# --------------------------------------------------------------------------- bad inputs of the reported cases
 def prepare_small(root, name="synthetic", **spec) -> Path:
     """A synthetic data file with the given source options (validated defaults for the rest)."""
     cfg = C.validate(
@@ -356,7 +356,7 @@ def test_a_one_point_class_stays_in_training_with_a_warning(tmp_path, caplog):
 
 
 def test_too_few_points_to_stratify_is_a_clear_error(tmp_path):
-    """Case 1, the issue's own config (n_classes 4, n_per_class 2, default test_fraction
+    """Case 1, the reported config (n_classes 4, n_per_class 2, default test_fraction
     0.2): 2 test points cannot hold one of each of 4 classes. A config error names the
     numbers and the fix instead of scikit-learn's traceback."""
     from dmlstudy.errors import ConfigError

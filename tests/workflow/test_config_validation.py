@@ -1,4 +1,4 @@
-"""Strict config validation (issue #6, item 5).
+"""Strict config validation.
 
 Each bad config below differs from the valid tests/config/tiny.yaml in one place and must
 give exactly one problem whose message names the key, the value and what is allowed,
@@ -58,7 +58,7 @@ def test_snakemake_stops_with_the_message_and_no_traceback(
     assert not (Path(snakemake_results["_root"]) / case_id / "results").exists()
 
 
-# --------------------------------------------------------------------------- issue 24, case 4
+# --------------------------------------------------------------------------- bad inputs
 BROKEN_YAML = {
     # an unclosed flow sequence: the error is found on line 2
     "unclosed": ("seeds: [0, 1\nlosses: [contrastive]\n", 2, "expected ',' or ']'"),

@@ -1,4 +1,4 @@
-"""The jobs' environment (issue 24, case 7): a job imports the package from the workflow's own
+"""The jobs' environment: a job imports the package from the workflow's own
 tree, and the conda environment of ``--sdm conda`` installs that package.
 
 conda cannot be installed on these machines (docs/slurm.md), so the conda side is tested as

@@ -1,4 +1,4 @@
-"""config/fashion.yaml (issue 26): the full Fashion-MNIST from Debian's package.
+"""config/fashion.yaml: the full Fashion-MNIST from Debian's package.
 
 Without the package the workflow stops before any job and says how to install it; with the
 files in place the config plans the paper's protocol on both models.

@@ -1,4 +1,4 @@
-"""Exact reruns (issue #6, item 6): a config change reruns exactly the jobs it affects.
+"""Exact reruns: a config change reruns exactly the jobs it affects.
 
 Every case changes one thing in the config of a completed run (``head_run``: a synthetic
 MLP experiment and a frozen-backbone experiment, so data, features, training, evaluation

@@ -1,4 +1,4 @@
-"""Resumable training and determinism (issue #6, items 3 and 4).
+"""Resumable training and determinism.
 
 A training job killed with SIGKILL resumes from its last complete epoch and ends bit for
 bit where an uninterrupted run with the same seed ends; two runs of the same config and
@@ -366,7 +366,7 @@ def test_workflow_run_equals_a_direct_run(tiny_run, tmp_path, experiment, loss, 
     )
 
 
-# --------------------------------------------------------------------------- issue 24
+# --------------------------------------------------------------------------- bad inputs
 @pytest.mark.slow
 def test_ctrl_c_is_short_on_the_console_and_the_rerun_resumes(tmp_path):
     """Case 5: Ctrl-C (SIGINT to Snakemake's process group) while two training jobs run used

@@ -1,4 +1,4 @@
-"""The reality-check protocol as Snakemake runs it (issue 23, sweeps.search: tpe).
+"""The reality-check protocol as Snakemake runs it (sweeps.search: tpe).
 
 One completed run of tests/config/tiny_search.yaml (2 losses, each 2 rounds of 2 trials on
 2 folds, the best trial reproduced with 10 seeds) is shared by every test, read-only; the

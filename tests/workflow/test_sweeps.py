@@ -1,4 +1,4 @@
-"""Sweeps and the tuned protocol as Snakemake runs them (issue 15).
+"""Sweeps and the tuned protocol as Snakemake runs them.
 
 One completed run of tests/config/tiny_tuned.yaml (a 2-value margin grid per loss, tuned on
 a validation split, 5 final seeds) is shared by every test, read-only; the rerun semantics

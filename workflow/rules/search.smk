@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------- adaptive search
-# The reality check's protocol (sweeps.search: tpe; issue 23, docs/sweeps.md): per
+# The reality check's protocol (sweeps.search: tpe; docs/sweeps.md): per
 # experiment and loss a study of `rounds` rounds. Each round is a checkpoint whose
 # suggestions depend only on the earlier rounds' scores and the study's identity (params);
 # each trial is one job that trains every fold x tuning seed of its point and lives under

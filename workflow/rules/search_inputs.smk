@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------- search inputs
-# Targets and input functions of the adaptive search (sweeps.search: tpe; issue 23,
+# Targets and input functions of the adaptive search (sweeps.search: tpe;
 # workflow/rules/search.smk, docs/sweeps.md). Without a search space this file adds nothing.
 
 SEARCH_EXPERIMENTS = dmlsweeps.search_experiments(config)

@@ -1,4 +1,4 @@
-"""The reality check (``sweeps.search: tpe``; issue 23) as a table:
+"""The reality check (``sweeps.search: tpe``) as a table:
 ``results/tables/reality_check.{csv,tex,html}``.
 
 Per experiment and loss: the search space, the best trial's point, its validation score

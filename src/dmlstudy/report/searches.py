@@ -1,4 +1,4 @@
-"""The search studies as a figure: ``results/figures/fig_search.{pdf,png}`` (issue 23).
+"""The search studies as a figure: ``results/figures/fig_search.{pdf,png}`` (the reality check).
 
 One panel per experiment: each loss's best-so-far validation score against the trial
 number, the way the metric learning reality check plotted its searches, with each trial's

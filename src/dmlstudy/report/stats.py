@@ -64,7 +64,7 @@ def mean_std(values: Sequence) -> tuple[float, float, int]:
 def mean_ci(values: Sequence, level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean, the ``level`` t-interval of the mean (``mean ± t · s / sqrt(n)``) and count of
     the finite values; the interval is NaN with fewer than two (the reproductions of a
-    point: issue 23)."""
+    point: the reality check)."""
     v = finite(values)
     if v.size == 0:
         return math.nan, math.nan, math.nan, 0

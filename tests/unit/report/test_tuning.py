@@ -1,4 +1,4 @@
-"""The tuned protocol's report (issue 15): selection, sweep table, figure, comparison."""
+"""The tuned protocol's report: selection, sweep table, figure, comparison."""
 
 from __future__ import annotations
 
