@@ -92,7 +92,7 @@ def test_a_job_imports_the_package_from_the_workflows_own_tree(tmp_path):
     the job sees DMLSTUDY_ROOT = the copy, the path the conda environment installs."""
     copy = tmp_path / "workflow_copy"
     copy.mkdir()
-    for name in ("Snakefile", "workflow", "src", "profiles", "envs"):
+    for name in ("workflow", "src", "profiles", "envs"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -103,7 +103,7 @@ def test_a_job_imports_the_package_from_the_workflows_own_tree(tmp_path):
     record = tmp_path / "imports.tsv"
     env = {k: v for k, v in snakemake_env().items() if k != "PYTHONPATH"}
     env["DMLSTUDY_IMPORT_RECORD"] = str(record)
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "-s", str(copy / "Snakefile")]
+    cmd = [str(Path(sys.executable).with_name("snakemake")), "-s", str(copy / "workflow" / "Snakefile")]
     cmd += ["--workflow-profile", str(copy / "profiles" / "default"), "--cores", "1"]
     cmd += ["--configfile", str(TINY_CONFIG), "--directory", str(tmp_path / "wd")]
     proc = subprocess.run(
