@@ -13,6 +13,7 @@ from conftest import REPO, load_yaml, output_of, run_snakemake, write_config
 from fixtures_formats import write_idx_set
 
 from dmlstudy import config as C
+from dmlstudy import params as P
 from dmlstudy.sources import check_available, paper_dataset
 from dmlstudy.sources.idx_folder import DEBIAN_FASHION_MNIST
 
@@ -55,7 +56,7 @@ def test_with_the_files_in_place_it_plans_the_paper_protocol(tmp_path):
     for key, value in {"margin": 1.0, "triplet_distance": "squared"}.items():
         assert cfg["loss"][key] == value
     assert (cfg["training"]["lr"], cfg["training"]["batch_size"]) == (0.001, 64)
-    epochs = {n: C.training_params(cfg, n)["training"]["epochs"] for n in cfg["experiments"]}
+    epochs = {n: P.training_params(cfg, n)["training"]["epochs"] for n in cfg["experiments"]}
     assert epochs == {"fashion_cnn": 2, "fashion_effnet": 10}
 
     dry = run_snakemake(tmp_path / "work", configfile, "-n", "all")
