@@ -103,7 +103,11 @@ def test_a_job_imports_the_package_from_the_workflows_own_tree(tmp_path):
     record = tmp_path / "imports.tsv"
     env = {k: v for k, v in snakemake_env().items() if k != "PYTHONPATH"}
     env["DMLSTUDY_IMPORT_RECORD"] = str(record)
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "-s", str(copy / "workflow" / "Snakefile")]
+    cmd = [
+        str(Path(sys.executable).with_name("snakemake")),
+        "-s",
+        str(copy / "workflow" / "Snakefile"),
+    ]
     cmd += ["--workflow-profile", str(copy / "profiles" / "default"), "--cores", "1"]
     cmd += ["--configfile", str(TINY_CONFIG), "--directory", str(tmp_path / "wd")]
     proc = subprocess.run(
