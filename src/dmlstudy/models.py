@@ -55,7 +55,8 @@ class CNN(nn.Module):
     flatten → Linear(→128)-ReLU → Linear(128→64) → L2 norm. Sized from the input shape.
 
     ``channels_last``: convolution weights and activations in NHWC memory format (the same
-    model; results equal up to float rounding, 1.3-1.5x faster training steps on a CPU)."""
+    model; results equal up to float rounding; 1.27-1.52x faster training steps on a CPU,
+    docs/benchmarks.md)."""
 
     def __init__(
         self,
