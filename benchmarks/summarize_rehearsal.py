@@ -29,7 +29,7 @@ RULES = {
     "extract_features": ("extract_features", "extract"),
     "train": ("train_model", "train"),
     "evaluate": ("evaluate_run", "evaluate"),
-    "aggregate": ("aggregate (5 rules)", "aggregate"),
+    "aggregate": ("aggregation", "aggregate"),
 }
 TRAIN_FILES = ("model.pt", "history.csv", "embeddings.h5", "config.json", "checkpoint.pt")
 
