@@ -99,44 +99,30 @@ def problems(cfg: Mapping, defs: Mapping) -> list[str]:
     naming the key and the fix). ``defs``: the schema's ``$defs``."""
     sw = cfg["sweeps"]
     out = []
-    for exp, by_loss in sw["grids"].items():
-        where = f"sweeps.grids.{exp}"
-        if exp not in cfg["experiments"]:
-            out.append(
-                f"'{where}': {exp!r} is not an experiment of this config; experiments: "
-                + ", ".join(cfg["experiments"])
-            )
-            continue
-        for loss, spec in by_loss.items():
-            if loss not in cfg["losses"]:
-                out.append(
-                    f"'{where}.{loss}': {loss!r} is not in 'losses' ({', '.join(cfg['losses'])}); "
-                    "add it there or remove its grid"
-                )
+    for where, loss, spec in _per_loss(cfg, "grids", "its grid", out):
+        for key, values in spec.items():
+            schema, msg = _property_schema(key, defs)
+            if msg:
+                out.append(f"'{where}.{loss}': {msg}")
                 continue
-            for key, values in spec.items():
-                schema, msg = _property_schema(key, defs)
-                if msg:
-                    out.append(f"'{where}.{loss}': {msg}")
+            validator = jsonschema.Draft202012Validator({"$defs": defs, **schema})
+            for v in values:
+                if isinstance(v, (list, dict)) or v is None:
+                    out.append(
+                        f"'{where}.{loss}.{key}' value {v!r}: a grid value must be a number, "
+                        "string or boolean"
+                    )
                     continue
-                validator = jsonschema.Draft202012Validator({"$defs": defs, **schema})
-                for v in values:
-                    if isinstance(v, (list, dict)) or v is None:
-                        out.append(
-                            f"'{where}.{loss}.{key}' value {v!r}: a grid value must be a number, "
-                            "string or boolean"
-                        )
-                        continue
-                    errs = [e.message for e in validator.iter_errors(v)]
-                    if errs:
-                        out.append(f"'{where}.{loss}.{key}' value {v!r} is not allowed: {errs[0]}")
-                    elif key == "sampling.sampler" and (msg := sampling.problem(v, loss)):
-                        out.append(f"'{where}.{loss}.{key}' value {v!r}: {msg}")
-                    elif not SAFE_VALUE.match(format_value(v)):
-                        out.append(
-                            f"'{where}.{loss}.{key}' value {v!r} cannot be part of a path: use "
-                            "letters, digits, '_', '.', '+' and '-' only"
-                        )
+                errs = [e.message for e in validator.iter_errors(v)]
+                if errs:
+                    out.append(f"'{where}.{loss}.{key}' value {v!r} is not allowed: {errs[0]}")
+                elif key == "sampling.sampler" and (msg := sampling.problem(v, loss)):
+                    out.append(f"'{where}.{loss}.{key}' value {v!r}: {msg}")
+                elif not SAFE_VALUE.match(format_value(v)):
+                    out.append(
+                        f"'{where}.{loss}.{key}' value {v!r} cannot be part of a path: use "
+                        "letters, digits, '_', '.', '+' and '-' only"
+                    )
     if sw["protocol"] == "tuned" and experiments(cfg):
         out += _budget_problems(cfg)
     return out + search_problems(cfg, defs)
@@ -308,25 +294,11 @@ def search_problems(cfg: Mapping, defs: Mapping) -> list[str]:
             "'sweeps.space': sweeps.search: tpe needs a search space per experiment and loss, "
             "e.g. {synthetic_mlp: {triplet: {loss.margin: {float: [0.05, 8.0], log: true}}}}"
         )
-    for exp, by_loss in sw["space"].items():
-        where = f"sweeps.space.{exp}"
-        if exp not in cfg["experiments"]:
-            out.append(
-                f"'{where}': {exp!r} is not an experiment of this config; experiments: "
-                + ", ".join(cfg["experiments"])
-            )
-            continue
-        for loss, spec in by_loss.items():
-            if loss not in cfg["losses"]:
-                out.append(
-                    f"'{where}.{loss}': {loss!r} is not in 'losses' ({', '.join(cfg['losses'])}); "
-                    "add it there or remove its search space"
-                )
-                continue
-            _, found = parse_space(
-                spec, f"{where}.{loss}.", lambda k, v, lo=loss: _value_problem(k, v, lo, defs)
-            )
-            out += found
+    for where, loss, spec in _per_loss(cfg, "space", "its search space", out):
+        _, found = parse_space(
+            spec, f"{where}.{loss}.", lambda k, v, lo=loss: _value_problem(k, v, lo, defs)
+        )
+        out += found
     searched = search_experiments(cfg)
     if searched and len(cfg["seeds"]) < MIN_REPRODUCTIONS:
         out.append(
@@ -338,3 +310,24 @@ def search_problems(cfg: Mapping, defs: Mapping) -> list[str]:
         budgets = {lo: budget(cfg, exp, lo) for lo in cfg["losses"]}
         out += budget_problems(f"sweeps.space.{exp}", budgets)
     return out
+
+
+def _per_loss(cfg: Mapping, section: str, what: str, out: list[str]):
+    """(where, loss, spec) of each entry of ``sweeps.<section>`` whose experiment and loss
+    the config has; a problem for each that it does not (appended to ``out``)."""
+    for exp, by_loss in cfg["sweeps"][section].items():
+        where = f"sweeps.{section}.{exp}"
+        if exp not in cfg["experiments"]:
+            out.append(
+                f"'{where}': {exp!r} is not an experiment of this config; experiments: "
+                + ", ".join(cfg["experiments"])
+            )
+            continue
+        for loss, spec in by_loss.items():
+            if loss not in cfg["losses"]:
+                out.append(
+                    f"'{where}.{loss}': {loss!r} is not in 'losses' ({', '.join(cfg['losses'])}); "
+                    f"add it there or remove {what}"
+                )
+                continue
+            yield where, loss, spec
