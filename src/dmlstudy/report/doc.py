@@ -173,9 +173,10 @@ p.note { font-size: 12px; color: #444; max-width: 60em; margin: 0.3em 0; }
 """
 
 
-def _panel_html(panel: Panel) -> str:
+def _panel_html(panel: Panel, uuid: str) -> str:
     """One panel through pandas' Styler: rows indexed by (group, label), so each group's
-    title spans its rows."""
+    title spans its rows. `uuid` names the table's element ids: fixed, so the same table
+    writes the same bytes (the Styler's default is random)."""
     import pandas as pd
 
     index, data = [], []
@@ -190,11 +191,12 @@ def _panel_html(panel: Panel) -> str:
         index=pd.MultiIndex.from_tuples(index, names=["", panel.columns[0]]),
         columns=panel.columns[1:],
     )
-    return frame.style.to_html()
+    return frame.style.set_uuid(uuid).to_html()
 
 
-def to_html(doc: Doc, title: str = "") -> str:
-    """A standalone HTML page of the table: the caption, each panel, the notes."""
+def to_html(doc: Doc, title: str = "", key: str = "t") -> str:
+    """A standalone HTML page of the table: the caption, each panel, the notes. `key`
+    prefixes the element ids, unique per document on a page of several."""
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title or doc.caption)}</title><style>{_CSS}</style></head><body>",
@@ -204,7 +206,7 @@ def to_html(doc: Doc, title: str = "") -> str:
     for i, panel in enumerate(doc.panels):
         if several and panel.title:
             parts.append(f"<h2>({'abcdefgh'[i]}) {html.escape(panel.title)}</h2>")
-        parts.append(_panel_html(panel))
+        parts.append(_panel_html(panel, f"{key}{i}"))
     parts += [f"<p class='note'>{html.escape(n)}</p>" for n in dict.fromkeys(doc.notes) if n]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -216,7 +218,7 @@ def write(docs: list[Doc], tex_path, html_path, title: str = "") -> None:
 
     Path(tex_path).parent.mkdir(parents=True, exist_ok=True)
     Path(tex_path).write_text("\n".join(to_latex(d) for d in docs))
-    pages = [to_html(d, title) for d in docs]
+    pages = [to_html(d, title, key=f"t{j}_") for j, d in enumerate(docs)]
     if len(pages) > 1:  # one page: the bodies of every document under one head
         bodies = [p.split("<body>", 1)[1].rsplit("</body>", 1)[0] for p in pages]
         head = pages[0].split("<body>", 1)[0]

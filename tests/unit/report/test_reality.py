@@ -5,6 +5,7 @@ LaTeX compiles at the default column spacing without an overfull box."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 
@@ -120,6 +121,11 @@ def test_the_document_names_the_points_cis_and_verdicts(table, tmp_path):
     doc.write(docs, tmp_path / "r.tex", tmp_path / "r.html", "Reality check")
     html = (tmp_path / "r.html").read_text()
     assert html.count("<table") == sum(len(d.panels) for d in docs) and "ProxyAnchor" in html
+    # the same tables write the same bytes, and no two tables on the page share an id
+    doc.write(docs, tmp_path / "r2.tex", tmp_path / "r2.html", "Reality check")
+    assert (tmp_path / "r2.html").read_text() == html
+    ids = re.findall(r'<table id="([^"]+)"', html)
+    assert len(ids) == html.count("<table") and len(set(ids)) == len(ids)
     row = out[(out["kind"] == "loss") & (out["loss"] == "margin_loss")].iloc[0]
     cell = reality.ci_cell(row["map@r_mean"], row["map@r_ci_low"], row["map@r_ci_high"])
     assert cell in text and cell.count("[") == 1
