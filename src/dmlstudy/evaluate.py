@@ -105,6 +105,18 @@ def evaluate_run(embeddings_path, history_path, resolved: dict, out_path) -> dic
     return metrics
 
 
+def input_metrics(input_path, evaluation: dict) -> dict:
+    """The k-NN and retrieval metrics of an experiment's *input*, untrained: the data file
+    or the frozen backbone's features that its models are trained on (``training_input``),
+    flattened to vectors and scored exactly as a run's embeddings are (no linear probe).
+    What training has to beat: a loss that scores below it made the input's neighbours
+    worse."""
+    tr, te = (h5io.read_split(input_path, s) for s in ("train", "test"))
+    for split in (tr, te):
+        split["x"] = split["x"].reshape(len(split["x"]), -1).astype(np.float32, copy=False)
+    return _downstream_metrics(tr, te, {**evaluation, "linear_probe": False})
+
+
 def _health(hist: pd.DataFrame, z: np.ndarray, y: np.ndarray, resolved: dict, run: dict):
     """The run's health check; a failed one is a WARNING (log and console). Non-finite
     embeddings stop the evaluation: no metric of them would mean anything."""

@@ -83,3 +83,40 @@ def test_classification_is_undefined_on_unseen_test_classes(tmp_path):
     m = evaluate_run(emb, hist, {"experiment": "e", "evaluation": evaluation}, tmp_path / "m.json")
     assert math.isnan(m["knn_accuracy"]) and math.isnan(m["linear_probe_accuracy"])
     assert 0 < m["map@r"] <= 1 and 0 < m["precision@1"] <= 1
+
+
+def test_input_metrics_score_the_flattened_input_like_embeddings(tmp_path):
+    """The reality check's 'Input, untrained' row: an image file's x, flattened to vectors,
+    scored without its outliers exactly as a run's test embeddings are; k-NN accuracy is
+    the plain majority vote of the k nearest training images (by hand on a tiny case)."""
+    import numpy as np
+    import pytest
+
+    from dmlstudy import h5io
+    from dmlstudy.evaluate import input_metrics
+    from dmlstudy.retrieval import retrieval_metrics
+
+    rng = np.random.default_rng(2)
+    split = {}
+    for name, n in (("train", 40), ("test", 24)):
+        y = np.concatenate([np.arange(n - 4) % 3, np.full(4, -1)])
+        x = rng.integers(0, 255, size=(n, 1, 3, 3)).astype(np.uint8)  # images, (N, C, H, W)
+        x[:, 0, 0, 0] = 80 * y.clip(0)  # one pixel tells the class
+        split[name] = {"x": x, "y": y}
+    path = tmp_path / "data.h5"
+    h5io.write_splits(path, split, {"kind": "images"})
+    evaluation = {"split": "test", "include_outliers": False, "knn_k": 1, "chunk_size": 7}
+    evaluation |= {"linear_probe": True, "recall_ks": [1, 2]}  # the probe is never run
+    m = input_metrics(path, evaluation)
+    te, tr = split["test"], split["train"]
+    keep = te["y"] != -1
+    xte = te["x"][keep].reshape(keep.sum(), -1).astype(np.float32)
+    want = retrieval_metrics(xte, te["y"][keep], (1, 2), precision=True)
+    for key in ("recall@1", "recall@2", "map@r", "precision@1", "r_precision"):
+        assert m[key] == pytest.approx(want[key], rel=1e-12)  # another chunk size
+    assert "linear_probe_accuracy" not in m
+    # 1-NN by brute force over the training images without outliers
+    ktr = tr["y"] != -1
+    xtr = tr["x"][ktr].reshape(ktr.sum(), -1).astype(np.float64)
+    d = ((xte[:, None, :].astype(np.float64) - xtr[None]) ** 2).sum(-1)
+    assert m["knn_accuracy"] == np.mean(tr["y"][ktr][d.argmin(1)] == te["y"][keep])

@@ -11,6 +11,7 @@ import copy
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import (
@@ -131,6 +132,10 @@ def test_every_output_is_there_and_consistent(search_run):
         row = table[(table["kind"] == "loss") & (table["loss"] == lo)].iloc[0]
         assert row["segment"] == best["segment"] and row["n_reproductions"] == len(SEEDS)
         assert row["validation_mean"] == pytest.approx(best["mean"])
+    # the input's own scores on test (evaluate.input_metrics), one row, no interval
+    base = table[table["kind"] == "input"]
+    assert list(base["experiment"]) == [EXP] and np.isfinite(base["map@r_mean"]).all()
+    assert base["map@r_ci_low"].isna().all()
     tests = table[table["kind"] == "comparison"]
     assert len(tests) == 4 and set(tests["verdict"]) <= set(VERDICTS)
     assert set(tests["family"]) == {"reality_check"} and set(tests["n"]) == {len(SEEDS)}

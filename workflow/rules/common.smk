@@ -138,12 +138,16 @@ def backbone_params(dataset, backbone):
     return dmlparams.with_plugins(spec, PLUGINS, uses)
 
 
-def training_input(wildcards):
+def experiment_input(name):
     """Data file of an experiment: the dataset itself, or cached backbone features."""
-    exp = EXPERIMENTS[wildcards.experiment]
+    exp = EXPERIMENTS[name]
     if exp["model"] == "head":
         return f"results/features/{exp['dataset']}/{exp['backbone']}.h5"
     return f"results/data/{exp['dataset']}.h5"
+
+
+def training_input(wildcards):
+    return experiment_input(wildcards.experiment)
 
 
 def run_files(name, experiments=None, losses=None, seeds=None):

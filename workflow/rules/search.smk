@@ -83,6 +83,7 @@ rule reality_check:
     input:
         best=[f"results/tuning/{e}/{lo}/best.json" for e, lo in studies()],
         metrics=reproduction_metrics,
+        inputs=[experiment_input(e) for e in SEARCH_EXPERIMENTS],
     output:
         csv="results/tables/reality_check.csv",
         tex="results/tables/reality_check.tex",
@@ -108,6 +109,9 @@ rule reality_check:
         loss_labels=loss_labels(),
         statistics=config["statistics"],
         runs=reproduction_runs,
+        evaluation={  # each experiment's, in the order of input.inputs
+            e: dmlparams.evaluation_params(config, e)["evaluation"] for e in SEARCH_EXPERIMENTS
+        },
     script:
         "../scripts/make_reality_check.py"
 

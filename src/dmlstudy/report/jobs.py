@@ -179,11 +179,21 @@ def reality_check(inputs, outputs, params) -> None:
     """The reality check's table (``report.reality``): each study's best trial, its
     reproductions on test with CIs, and the corrected verdicts of triplet against
     contrastive."""
+    from .. import evaluate
     from . import doc, load, reality
 
     runs = load.load_metrics(inputs.metrics, params.runs, params.experiments)
+    baselines = {  # params.evaluation names the experiments in the order of inputs.inputs
+        exp: evaluate.input_metrics(path, ev)
+        for (exp, ev), path in zip(params.evaluation.items(), inputs.inputs, strict=True)
+    }
     frame, docs = reality.reality_check(
-        _selections(inputs.best), runs, params.experiments, params.loss_labels, params.statistics
+        _selections(inputs.best),
+        runs,
+        params.experiments,
+        params.loss_labels,
+        params.statistics,
+        baselines,
     )
     frame.to_csv(outputs.csv, index=False)
     doc.write(docs, outputs.tex, outputs.html, "Reality check")

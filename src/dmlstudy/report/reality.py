@@ -10,7 +10,11 @@ seeds (``stats.compare_paired``), corrected with every other test of this table 
 of its own (:data:`REALITY_FAMILY`, ``statistics.correction``) by
 ``comparisons.correct``, with its three-way verdict.
 
-The CSV holds both kinds of row (column ``kind``: ``loss`` or ``comparison``).
+Beside the losses, one row per experiment scores the models' *input*, untrained (the data,
+or the frozen backbone's features; ``evaluate.input_metrics``) on the same test split: what
+training has to beat. It is one deterministic value, with no interval and no test.
+
+The CSV holds three kinds of row (column ``kind``: ``loss``, ``input`` or ``comparison``).
 """
 
 from __future__ import annotations
@@ -84,7 +88,37 @@ def loss_rows(best: Sequence[dict], runs: pd.DataFrame, experiments: Mapping, lo
             mean, lo, hi, n = mean_ci(vals)
             std = pd.Series(vals, dtype=float).std(ddof=1) if n > 1 else math.nan
             row |= {f"{m}_mean": mean, f"{m}_ci_low": lo, f"{m}_ci_high": hi, f"{m}_std": std}
-            row["n_reproductions"] = n
+        # the reproductions run: not one metric's count (k-NN accuracy is NaN on every
+        # seed of a class-disjoint split)
+        row["n_reproductions"] = int(((runs["experiment"] == exp) & (runs["loss"] == loss)).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: The input row's names in the CSV and in the tables.
+INPUT, INPUT_LABEL = "input", "Input, untrained"
+
+
+def input_rows(inputs: Mapping[str, Mapping], experiments: Mapping) -> pd.DataFrame:
+    """One row per experiment: the test metrics of its models' input, untrained
+    (``evaluate.input_metrics``), one value each, so no interval."""
+    rows = []
+    for exp, metrics in inputs.items():
+        row = {
+            "kind": INPUT,
+            "experiment": exp,
+            "label": experiments[exp]["label"],
+            "loss": INPUT,
+            "loss_label": INPUT_LABEL,
+        }
+        for m in TEST_METRICS:
+            v = metrics.get(m, math.nan)
+            row |= {
+                f"{m}_mean": math.nan if v is None else float(v),
+                f"{m}_ci_low": math.nan,
+                f"{m}_ci_high": math.nan,
+                f"{m}_std": math.nan,
+            }
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -130,18 +164,28 @@ def reality_check(
     experiments: Mapping,
     loss_labels: Mapping[str, str],
     statistics: Mapping,
+    inputs: Mapping[str, Mapping] | None = None,
 ) -> tuple[pd.DataFrame, list[Doc]]:
-    """reality_check.csv (loss rows, then comparison rows) and one document per
-    experiment. ``best``: every study's best.json; ``runs``: the reproductions
-    (``load.load_metrics``)."""
+    """reality_check.csv (loss rows, input rows, then comparison rows) and one document
+    per experiment. ``best``: every study's best.json; ``runs``: the reproductions
+    (``load.load_metrics``); ``inputs``: per experiment, its input's metrics
+    (``evaluate.input_metrics``), or None for no input rows."""
     losses = loss_rows(best, runs, experiments, loss_labels)
+    baseline = input_rows(inputs or {}, experiments)
     tests = comparison_rows(runs, experiments, statistics)
-    frame = pd.concat([losses, tests], ignore_index=True)
+    frame = pd.concat([f for f in (losses, baseline, tests) if not f.empty], ignore_index=True)
     for col in INT_COLUMNS:  # counts stay integers beside the other kind's empty cells
         if col in frame:
             frame[col] = frame[col].astype("Int64")
     docs = [
-        _doc(exp, losses[losses["experiment"] == exp], tests, experiments, loss_labels)
+        _doc(
+            exp,
+            losses[losses["experiment"] == exp],
+            baseline[baseline["experiment"] == exp] if not baseline.empty else baseline,
+            tests,
+            experiments,
+            loss_labels,
+        )
         for exp in experiments
         if exp in set(losses["experiment"])
     ]
@@ -159,17 +203,41 @@ def ci_cell(mean: float, low: float, high: float) -> str:
     return f"{minus(f'{mean:.{d}f}')} {interval(low, high)}"
 
 
-def _metric_panels(rows: pd.DataFrame, loss_labels, title: str) -> list[Panel]:
-    """The test metrics with CIs: one panel if it fits the text width, else two."""
+def _metric_panels(rows: pd.DataFrame, inputs: pd.DataFrame, loss_labels, title: str):
+    """The test metrics with CIs, the input's row below the losses': one panel if it fits
+    the text width, else two."""
+
+    def means(metrics):
+        return [f"{m}_mean" for m in metrics]
 
     def panel(metrics, suffix=""):
         cols = ["Loss"] + [catalog.get(m).header for m in metrics]
-        body = [
-            [loss_labels.get(r["loss"], r["loss"])]
-            + [ci_cell(r[f"{m}_mean"], r[f"{m}_ci_low"], r[f"{m}_ci_high"]) for m in metrics]
-            for _, r in rows.iterrows()
+
+        groups = [
+            Group(
+                "",
+                [
+                    [loss_labels.get(r["loss"], r["loss"])]
+                    + [
+                        ci_cell(r[f"{m}_mean"], r[f"{m}_ci_low"], r[f"{m}_ci_high"])
+                        for m in metrics
+                    ]
+                    for _, r in rows.iterrows()
+                ],
+            )
         ]
-        return Panel(title + suffix, cols, [Group("", body)])
+        if not inputs.empty:  # one value each: three decimals, the losses' usual precision
+            groups.append(
+                Group(
+                    "",
+                    [
+                        [INPUT_LABEL]
+                        + ["n/a" if pd.isna(v) else minus(f"{v:.3f}") for v in r[means(metrics)]]
+                        for _, r in inputs.iterrows()
+                    ],
+                )
+            )
+        return Panel(title + suffix, cols, groups)
 
     whole = panel(TEST_METRICS)
     if fits(whole):
@@ -178,7 +246,7 @@ def _metric_panels(rows: pd.DataFrame, loss_labels, title: str) -> list[Panel]:
     return [panel(TEST_METRICS[:half]), panel(TEST_METRICS[half:], ", continued")]
 
 
-def _doc(exp, rows, tests, experiments, loss_labels) -> Doc:
+def _doc(exp, rows, inputs, tests, experiments, loss_labels) -> Doc:
     label = experiments[exp]["label"]
     first = rows.iloc[0]
     metric = catalog.get(first["selection_metric"]).header
@@ -204,7 +272,7 @@ def _doc(exp, rows, tests, experiments, loss_labels) -> Doc:
     )
     n = int(rows["n_reproductions"].max())
     panels = [search] + _metric_panels(
-        rows, loss_labels, f"Test: mean [95% CI] over {n} reproductions"
+        rows, inputs, loss_labels, f"Test: mean [95% CI] over {n} reproductions"
     )
     notes = [
         "Spaces searched: "
@@ -217,6 +285,12 @@ def _doc(exp, rows, tests, experiments, loss_labels) -> Doc:
         + f" folds x {seeds} tuning seed{'s' if seeds != 1 else ''} of the training split; "
         "sd: standard deviation of the per-fold means. Failed: trials with a diverged run.",
     ]
+    if not inputs.empty:
+        notes.append(
+            f"{INPUT_LABEL}: the same metrics of the models' input (the data, or the frozen "
+            "backbone's features), untrained, on the same test split; one deterministic "
+            "value, no interval. A loss below it made the input's neighbours worse."
+        )
     if rows["knn_accuracy_mean"].isna().all():
         notes.append(
             "k-NN accuracy: n/a, the test classes are none of the training classes "

@@ -58,8 +58,17 @@ def table(tmp_path_factory):
                 ms.append(m)
     runs = frame(tmp_path_factory.mktemp("reality"), ms, EXPS)
     best = [best_of(e, lo) for e in EXPS for lo in LABELS]
-    out, docs = reality.reality_check(best, runs, EXPS, LABELS, STATISTICS)
+    out, docs = reality.reality_check(best, runs, EXPS, LABELS, STATISTICS, INPUTS)
     return out, docs, runs
+
+
+#: The input's metrics (``evaluate.input_metrics``): k-NN accuracy is NaN on unseen classes.
+INPUTS = {
+    "synthetic_mlp": {"precision@1": 0.725, "r_precision": 0.21, "map@r": 0.182,
+                      "knn_accuracy": 0.75, "recall@1": 0.725},
+    "synthetic_disjoint": {"precision@1": 0.606, "r_precision": 0.12, "map@r": 0.082,
+                           "knn_accuracy": float("nan")},
+}  # fmt: skip
 
 
 def test_one_row_per_loss_with_its_search_and_its_reproductions(table):
@@ -81,6 +90,35 @@ def test_one_row_per_loss_with_its_search_and_its_reproductions(table):
         )
     disjoint = losses[losses["experiment"] == "synthetic_disjoint"]
     assert disjoint["knn_accuracy_mean"].isna().all()
+    # k-NN accuracy is NaN on every seed there, yet all 10 reproductions ran
+    assert set(disjoint["n_reproductions"]) == {10}
+
+
+def test_one_input_row_per_experiment_with_its_single_value(table):
+    out, docs, _ = table
+    rows = out[out["kind"] == "input"]
+    assert list(rows["experiment"]) == list(EXPS) and set(rows["loss"]) == {reality.INPUT}
+    assert set(rows["loss_label"]) == {reality.INPUT_LABEL}
+    for _, r in rows.iterrows():
+        for m in reality.TEST_METRICS:
+            want = INPUTS[r["experiment"]][m]
+            assert r[f"{m}_mean"] == pytest.approx(want, nan_ok=True)
+            assert pd.isna(r[f"{m}_ci_low"]) and pd.isna(r[f"{m}_ci_high"])
+    # loss rows first, then input rows, then the tests; an input is never in a comparison
+    assert list(dict.fromkeys(out["kind"])) == ["loss", "input", "comparison"]
+    text = doc.to_latex(docs[1])
+    # in the test panel below the losses, a plain value (no interval), and explained
+    # (the class-disjoint table is two panels wide: P@1 and R-Prec., then MAP@R and k-NN)
+    assert "Input, untrained & 0.606 & 0.120" in text and "Input, untrained & 0.082 & n/a" in text
+    assert "Input, untrained: the same metrics of the models' input" in text
+    assert text.index("ProxyAnchor &") < text.index("Input, untrained &")
+
+
+def test_no_inputs_no_input_rows(table):
+    _, _, runs = table
+    best = [best_of(e, lo) for e in EXPS for lo in LABELS]
+    out, docs = reality.reality_check(best, runs, EXPS, LABELS, STATISTICS)
+    assert "input" not in set(out["kind"]) and "Input, untrained" not in doc.to_latex(docs[0])
 
 
 def test_triplet_against_contrastive_is_paired_and_corrected_as_its_own_family(table):
@@ -117,6 +155,7 @@ def test_the_document_names_the_points_cis_and_verdicts(table, tmp_path):
     assert "supported" in text and "Holm-corrected over the 7 tests" in text
     assert "training.lr: float [0.01, 8.0] log" in text  # the spaces, in the notes
     assert "k-NN accuracy: n/a" in doc.to_latex(docs[1])
+    assert all("over 10 reproductions" in doc.to_latex(d) for d in docs)
     assert all(doc.fits(p) for d in docs for p in d.panels)
     doc.write(docs, tmp_path / "r.tex", tmp_path / "r.html", "Reality check")
     html = (tmp_path / "r.html").read_text()
