@@ -110,7 +110,8 @@ rule reality_check:
         statistics=config["statistics"],
         runs=reproduction_runs,
         evaluation={  # each experiment's, in the order of input.inputs
-            e: dmlparams.evaluation_params(config, e)["evaluation"] for e in SEARCH_EXPERIMENTS
+            e: dmlparams.evaluation_params(config, e)["evaluation"]
+            for e in SEARCH_EXPERIMENTS
         },
     script:
         "../scripts/make_reality_check.py"
