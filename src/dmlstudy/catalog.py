@@ -172,7 +172,7 @@ for _m in (
     Metric(
         "precision@1",
         "P@1",
-        "precision@1",
+        "P@1",
         higher_is_better=True,
         source="Musgrave et al. 2020 (recall@1 over the queries that have a positive)",
     ),

@@ -207,8 +207,11 @@ def _metric_panels(rows: pd.DataFrame, inputs: pd.DataFrame, loss_labels, title:
     """The test metrics with CIs, the input's row below the losses': one panel if it fits
     the text width, else two."""
 
-    def means(metrics):
-        return [f"{m}_mean" for m in metrics]
+    def value_cell(value: float, m: str) -> str:
+        half = ((rows[f"{m}_ci_high"] - rows[f"{m}_ci_low"]) / 2).dropna()
+        half = half[half > 0]
+        d = max((std_decimals(h) for h in half), default=3)
+        return minus(f"{value:.{min(max(d, 3), 6)}f}")
 
     def panel(metrics, suffix=""):
         cols = ["Loss"] + [catalog.get(m).header for m in metrics]
@@ -226,13 +229,16 @@ def _metric_panels(rows: pd.DataFrame, inputs: pd.DataFrame, loss_labels, title:
                 ],
             )
         ]
-        if not inputs.empty:  # one value each: three decimals, the losses' usual precision
+        if not inputs.empty:  # one value each, at its column's finest loss precision
             groups.append(
                 Group(
                     "",
                     [
                         [INPUT_LABEL]
-                        + ["n/a" if pd.isna(v) else minus(f"{v:.3f}") for v in r[means(metrics)]]
+                        + [
+                            "n/a" if pd.isna(r[f"{m}_mean"]) else value_cell(r[f"{m}_mean"], m)
+                            for m in metrics
+                        ]
                         for _, r in inputs.iterrows()
                     ],
                 )

@@ -15,6 +15,7 @@ import pytest
 from report_fixtures import LOSS_LABELS, STATISTICS, frame, make_metrics
 
 from dmlstudy.report import doc, reality
+from dmlstudy.report.latex import std_decimals
 from dmlstudy.report.stats import compare_paired, mean_ci
 
 EXPS = {
@@ -107,9 +108,19 @@ def test_one_input_row_per_experiment_with_its_single_value(table):
     # loss rows first, then input rows, then the tests; an input is never in a comparison
     assert list(dict.fromkeys(out["kind"])) == ["loss", "input", "comparison"]
     text = doc.to_latex(docs[1])
-    # in the test panel below the losses, a plain value (no interval), and explained
-    # (the class-disjoint table is two panels wide: P@1 and R-Prec., then MAP@R and k-NN)
-    assert "Input, untrained & 0.606 & 0.120" in text and "Input, untrained & 0.082 & n/a" in text
+    # in the test panel below the losses: a plain value (no interval) at the finest decimals
+    # of the losses' column (at least 3), and explained; the class-disjoint table is two
+    # panels wide (P@1 and R-Prec., then MAP@R and k-NN)
+    cells = {}
+    for m in ("precision@1", "r_precision", "map@r"):
+        r = out[(out["experiment"] == "synthetic_disjoint") & (out["kind"] == "loss")]
+        d = max(
+            max(std_decimals((h - lo) / 2), 3)
+            for lo, h in zip(r[f"{m}_ci_low"], r[f"{m}_ci_high"], strict=True)
+        )
+        cells[m] = f"{INPUTS['synthetic_disjoint'][m]:.{d}f}"
+    assert f"Input, untrained & {cells['precision@1']} & {cells['r_precision']} \\\\" in text
+    assert f"Input, untrained & {cells['map@r']} & n/a" in text
     assert "Input, untrained: the same metrics of the models' input" in text
     assert text.index("ProxyAnchor &") < text.index("Input, untrained &")
 
@@ -153,6 +164,8 @@ def test_the_document_names_the_points_cis_and_verdicts(table, tmp_path):
     text = doc.to_latex(docs[0])
     assert "margin = 0.412, lr = 0.000871" in text and "0.610 $\\pm$ 0.034" in text
     assert "supported" in text and "Holm-corrected over the 7 tests" in text
+    # each test's row names its metric as the table's header does
+    assert "\nP@1 & " in text and "\nR-Precision & " in text
     assert "training.lr: float [0.01, 8.0] log" in text  # the spaces, in the notes
     assert "k-NN accuracy: n/a" in doc.to_latex(docs[1])
     assert all("over 10 reproductions" in doc.to_latex(d) for d in docs)
