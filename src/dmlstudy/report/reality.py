@@ -112,9 +112,8 @@ def input_rows(inputs: Mapping[str, Mapping], experiments: Mapping) -> pd.DataFr
             "loss_label": INPUT_LABEL,
         }
         for m in TEST_METRICS:
-            v = metrics.get(m, math.nan)
             row |= {
-                f"{m}_mean": math.nan if v is None else float(v),
+                f"{m}_mean": float(metrics.get(m, math.nan)),
                 f"{m}_ci_low": math.nan,
                 f"{m}_ci_high": math.nan,
                 f"{m}_std": math.nan,
